@@ -1,0 +1,58 @@
+/**
+ * The detection pipeline shared by `scan` and `serve`: normalised events → rule engine → alerts (with
+ * correlation context). Sources and sinks stay outside: callers feed WinEvents and take Alerts.
+ */
+import type { Alert } from './model/alert.js';
+import type { WinEvent } from './model/event.js';
+import { loadRules, type LoadRulesOptions, type RuleLoadError, type LoadedRule } from './rules/index.js';
+import { compileEngine, type Engine, type EngineWarning } from './engine/index.js';
+import { Correlator, type CorrelatorOptions } from './correlate/index.js';
+
+export interface PipelineOptions {
+  rules: LoadRulesOptions;
+  correlation?: CorrelatorOptions;
+}
+
+export interface Pipeline {
+  readonly rules: LoadedRule[];
+  readonly engine: Engine;
+  readonly correlator: Correlator;
+  /** Rules that failed to load, and per-rule engine warnings, for the caller to report. */
+  readonly ruleErrors: RuleLoadError[];
+  readonly warnings: EngineWarning[];
+  /** Feeds one event; returns the alerts it raises now (one per matching rule). */
+  handle(event: WinEvent): Alert[];
+  /** End of input: alerts of correlation rules still pending. */
+  flush(): Alert[];
+}
+
+export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const loaded = await loadRules(options.rules);
+  const engine = compileEngine(loaded.rules);
+  const correlator = new Correlator(options.correlation ?? {});
+  return {
+    rules: loaded.rules,
+    engine,
+    correlator,
+    ruleErrors: loaded.errors,
+    warnings: engine.warnings,
+    handle(event: WinEvent): Alert[] {
+      correlator.observe(event);
+      const detections = engine.match(event);
+      return detections.length === 0 ? [] : correlator.alertsFor(event, detections);
+    },
+    flush(): Alert[] {
+      const pending = engine.flush();
+      const alerts: Alert[] = [];
+      // Correlation-rule detections refer to the event that completed them; group per event.
+      const byEvent = new Map<WinEvent, typeof pending>();
+      for (const d of pending) {
+        const list = byEvent.get(d.event) ?? [];
+        list.push(d);
+        byEvent.set(d.event, list);
+      }
+      for (const [event, detections] of byEvent) alerts.push(...correlator.alertsFor(event, detections));
+      return alerts;
+    },
+  };
+}
