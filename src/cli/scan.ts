@@ -1,5 +1,164 @@
-// Placeholder: the scan command is being written.
-import type { Command } from 'commander';
-import type { SetExit } from './exit.js';
+/**
+ * `procwatch scan`: hunt over files. Sources → decoders → pipeline (rules, correlation) → output.
+ * Alerts are collected and finalised at the end of input (process trees, lifetimes and incidents need
+ * events that come later in the files); events themselves are streamed, never held.
+ */
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { Command, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { expandInputs, decodeFile, type InputFile } from '../formats/index.js';
+import { formatDecodeError } from '../model/event.js';
+import { processEventKind } from '../model/process.js';
+import type { Alert } from '../model/alert.js';
+import { SEVERITIES } from '../model/alert.js';
+import { createPipeline } from '../pipeline.js';
+import { writeAlerts, OUTPUT_FORMATS, type OutputFormat } from './render.js';
+import { EXIT_ALERTS, EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 
-export function registerScan(_program: Command, _setExit: SetExit): void {}
+export interface ScanOptions {
+  format?: OutputFormat;
+  output?: string;
+  rules: string[];
+  builtin: boolean;
+  minLevel?: string;
+  ruleStatus?: string[];
+  tags?: string[];
+  failOnAlert?: boolean;
+  group?: 'incidents';
+  config?: string;
+  showSuppressed?: boolean;
+  progress: boolean;
+  quiet?: boolean;
+}
+
+export interface ScanStats {
+  files: number;
+  bytes: number;
+  events: number;
+  processEvents: number;
+  alerts: number;
+  suppressed: number;
+  skipped: number;
+  unreadable: number;
+}
+
+export function registerScan(program: Command, setExit: SetExit): void {
+  program
+    .command('scan')
+    .description('scan event log files (EVTX, Windows XML, JSON/NDJSON dialects; .gz; directories; - for stdin) for alerts')
+    .argument('<paths...>', 'files or directories to scan, - for stdin')
+    .addOption(new Option('-f, --format <format>', 'output format (default: table on a terminal, jsonl otherwise)').choices(OUTPUT_FORMATS))
+    .option('-o, --output <file>', 'write alerts to a file instead of stdout')
+    .option('-r, --rules <path>', 'Sigma rule file or directory (repeatable)', collect, [])
+    .option('--no-builtin', 'do not load the built-in rules')
+    .addOption(new Option('--min-level <level>', 'only rules of at least this level').choices(SEVERITIES))
+    .option('--rule-status <status>', 'only rules with this status (repeatable: stable, test, experimental, ...)', collect, undefined)
+    .option('--tags <tag>', 'only rules with this tag (repeatable, e.g. attack.t1105)', collect, undefined)
+    .option('--fail-on-alert', 'exit with code 1 when any alert is raised')
+    .addOption(new Option('--group <what>', 'group the output').choices(['incidents']))
+    .option('-c, --config <file>', 'YAML config: suppressions, incident grouping')
+    .option('--show-suppressed', 'include suppressed alerts in the output (they are always counted)')
+    .option('--no-progress', 'no progress bar even on a terminal')
+    .option('-q, --quiet', 'no summary on stderr')
+    .action(async (paths: string[], options: ScanOptions) => {
+      setExit(await runScan(paths, options));
+    });
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export async function runScan(paths: string[], options: ScanOptions): Promise<number> {
+  const format: OutputFormat = options.format ?? (process.stdout.isTTY && !options.output ? 'table' : 'jsonl');
+  const pipeline = await createPipeline({
+    rules: {
+      paths: options.rules,
+      builtin: options.builtin,
+      filter: { minLevel: options.minLevel, statuses: options.ruleStatus, tags: options.tags },
+    },
+    correlation: { configPath: options.config },
+  });
+  for (const e of pipeline.ruleErrors) process.stderr.write(`rule rejected: ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}\n`);
+  if (pipeline.rules.length === 0) {
+    process.stderr.write('procwatch scan: no rules to run\n');
+    return EXIT_USAGE;
+  }
+
+  const stats: ScanStats = { files: 0, bytes: 0, events: 0, processEvents: 0, alerts: 0, suppressed: 0, skipped: 0, unreadable: 0 };
+  const inputs: InputFile[] = [];
+  for await (const item of expandInputs(paths)) {
+    if ('error' in item) {
+      process.stderr.write(`${formatDecodeError(item.error)}\n`);
+      stats.unreadable++;
+    } else inputs.push(item);
+  }
+
+  const progress = startProgress(options, inputs);
+  const prefilterLiterals = pipeline.engine.prefilterLiterals();
+  const raised: Alert[] = [];
+  for (const input of inputs) {
+    stats.files++;
+    const onBytes = (n: number): void => {
+      stats.bytes += n;
+      progress?.increment(n);
+    };
+    for await (const item of decodeFile(input, { onBytes, prefilterLiterals })) {
+      if ('error' in item) {
+        progress?.stop();
+        process.stderr.write(`${formatDecodeError(item.error)}\n`);
+        stats.skipped++;
+        continue;
+      }
+      stats.events++;
+      const ev = item.event;
+      if (processEventKind(ev.system.provider, ev.system.eventId)) stats.processEvents++;
+      const alerts = pipeline.handle(ev);
+      for (const a of alerts) raised.push(a);
+    }
+  }
+  for (const a of pipeline.flush()) raised.push(a);
+  progress?.stop();
+
+  const finalized = pipeline.correlator.finalize(raised);
+  const shown = options.showSuppressed ? finalized : finalized.filter((a) => !a.context?.suppressed);
+  stats.suppressed = finalized.filter((a) => a.context?.suppressed).length;
+  stats.alerts = finalized.length - stats.suppressed;
+
+  const out: Writable = options.output ? createWriteStream(options.output) : process.stdout;
+  await writeAlerts(out, shown, format, { group: options.group, width: process.stdout.columns ?? 160 });
+  if (options.output) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+
+  if (!options.quiet) process.stderr.write(summaryLine(stats, pipeline.rules.length));
+  if (stats.unreadable > 0) return EXIT_USAGE;
+  return options.failOnAlert && shown.length > 0 ? EXIT_ALERTS : EXIT_OK;
+}
+
+function startProgress(options: ScanOptions, inputs: InputFile[]): SingleBar | undefined {
+  if (!options.progress || !process.stderr.isTTY) return undefined;
+  const total = inputs.reduce((sum, f) => sum + (f.size ?? 0), 0);
+  if (total < 8 * 1024 * 1024) return undefined; // short scans finish before a bar helps
+  const bar = new SingleBar(
+    { stream: process.stderr, format: 'scanning {bar} {percentage}% | {value_mb}/{total_mb} MB | ETA {eta}s', hideCursor: true, clearOnComplete: true },
+    Presets.shades_classic,
+  );
+  bar.start(total, 0, { value_mb: '0', total_mb: (total / 1e6).toFixed(0) });
+  const increment = bar.increment.bind(bar);
+  bar.increment = ((n: number) => increment(n, { value_mb: (bar.getProgress() * total / 1e6).toFixed(0) })) as typeof bar.increment;
+  return bar;
+}
+
+export function summaryLine(s: ScanStats, rules: number): string {
+  const parts = [
+    `${s.files} file${s.files === 1 ? '' : 's'}`,
+    `${s.events} events`,
+    `${s.processEvents} process events`,
+    `${rules} rule${rules === 1 ? '' : 's'}`,
+    `${s.alerts} alert${s.alerts === 1 ? '' : 's'}`,
+  ];
+  if (s.suppressed > 0) parts.push(`${s.suppressed} suppressed`);
+  parts.push(`${s.skipped} skipped`);
+  if (s.unreadable > 0) parts.push(`${s.unreadable} unreadable`);
+  return `procwatch: ${parts.join(', ')}\n`;
+}

@@ -47,3 +47,10 @@ export interface ProcessEvent {
   /** The original event, for rules and for original field names. */
   event: WinEvent;
 }
+
+/** The only process events: Sysmon 1 (create) / 5 (terminate), Security 4688 (create) / 4689 (exit). */
+export function processEventKind(provider: string, eventId: number): ProcessEventKind | undefined {
+  if (provider === 'Microsoft-Windows-Sysmon') return eventId === 1 ? 'start' : eventId === 5 ? 'end' : undefined;
+  if (provider === 'Microsoft-Windows-Security-Auditing') return eventId === 4688 ? 'start' : eventId === 4689 ? 'end' : undefined;
+  return undefined;
+}

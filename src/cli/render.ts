@@ -1,0 +1,114 @@
+/** Writes finalised alerts in the chosen output format, respecting stream back-pressure. */
+import type { Writable } from 'node:stream';
+import type { Alert, Severity } from '../model/alert.js';
+import { SEVERITIES } from '../model/alert.js';
+import { toEcsAlert } from '../output/ecs.js';
+import { renderTable } from '../output/table.js';
+import { alertCsvHeader, alertCsvRow } from '../output/csv.js';
+import { terminalSafe } from '../output/text.js';
+
+export const OUTPUT_FORMATS = ['table', 'jsonl', 'json', 'csv'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+export interface RenderOptions {
+  group?: 'incidents';
+  /** Terminal width for the table view. */
+  width: number;
+}
+
+export async function writeAlerts(out: Writable, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions): Promise<void> {
+  const w = new ChunkedWriter(out);
+  if (options.group === 'incidents') await writeIncidents(w, groupIncidents(alerts), format, options);
+  else await writeFlat(w, alerts, format, options);
+  await w.flush();
+}
+
+async function writeFlat(w: ChunkedWriter, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions): Promise<void> {
+  switch (format) {
+    case 'table':
+      if (alerts.length > 0) await w.write(renderTable(alerts, options.width));
+      return;
+    case 'jsonl':
+      for (const a of alerts) await w.write(`${JSON.stringify(toEcsAlert(a))}\n`);
+      return;
+    case 'json':
+      await w.write('[');
+      for (let i = 0; i < alerts.length; i++) await w.write(`${i === 0 ? '\n' : ',\n'}${JSON.stringify(toEcsAlert(alerts[i]!))}`);
+      await w.write(alerts.length > 0 ? '\n]\n' : ']\n');
+      return;
+    case 'csv':
+      await w.write(alertCsvHeader());
+      for (const a of alerts) await w.write(alertCsvRow(a));
+      return;
+  }
+}
+
+export interface IncidentGroup {
+  id: string;
+  host: string;
+  severity: Severity;
+  first: string;
+  last: string;
+  alerts: Alert[];
+}
+
+/** Groups alerts by the incident correlation assigned them (alerts without one form their own group). */
+export function groupIncidents(alerts: readonly Alert[]): IncidentGroup[] {
+  const groups = new Map<string, IncidentGroup>();
+  for (const a of alerts) {
+    const id = a.context?.incident?.id ?? `alert-${a.id}`;
+    const sev = (a.context?.severity ?? a.rule.level ?? 'medium') as Severity;
+    const t = a.event.system.timeCreated;
+    let g = groups.get(id);
+    if (!g) {
+      g = { id, host: a.event.system.computer, severity: sev, first: t, last: t, alerts: [] };
+      groups.set(id, g);
+    }
+    g.alerts.push(a);
+    if (SEVERITIES.indexOf(sev) > SEVERITIES.indexOf(g.severity)) g.severity = sev;
+    if (t < g.first) g.first = t;
+    if (t > g.last) g.last = t;
+  }
+  return [...groups.values()].sort((x, y) => (x.first < y.first ? -1 : x.first > y.first ? 1 : 0));
+}
+
+async function writeIncidents(w: ChunkedWriter, groups: IncidentGroup[], format: OutputFormat, options: RenderOptions): Promise<void> {
+  if (format === 'table') {
+    for (const g of groups) {
+      await w.write(
+        `INCIDENT ${terminalSafe(g.id)}  severity ${g.severity}  host ${terminalSafe(g.host)}  ${g.first} .. ${g.last}  ${g.alerts.length} alert${g.alerts.length === 1 ? '' : 's'}\n`,
+      );
+      await w.write(renderTable(g.alerts, options.width).replace(/^/gm, '  '));
+      await w.write('\n');
+    }
+    return;
+  }
+  if (format === 'csv') return writeFlat(w, groups.flatMap((g) => g.alerts), format, options);
+  const docs = groups.map((g) => ({
+    incident: { id: g.id, host: g.host, severity: g.severity, first: g.first, last: g.last, alert_count: g.alerts.length },
+    alerts: g.alerts.map(toEcsAlert),
+  }));
+  if (format === 'jsonl') for (const d of docs) await w.write(`${JSON.stringify(d)}\n`);
+  else await w.write(`${JSON.stringify(docs, null, 0)}\n`);
+}
+
+/** Batches small writes into larger ones and waits for 'drain' when the destination is full. */
+class ChunkedWriter {
+  private buffer: string[] = [];
+  private size = 0;
+  constructor(private readonly out: Writable) {}
+
+  async write(s: string): Promise<void> {
+    this.buffer.push(s);
+    this.size += s.length;
+    if (this.size >= 64 * 1024) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const chunk = this.buffer.join('');
+    this.buffer = [];
+    this.size = 0;
+    if (!this.out.write(chunk)) await new Promise<void>((resolve) => this.out.once('drain', resolve));
+  }
+}
