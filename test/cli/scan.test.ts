@@ -1,0 +1,133 @@
+/**
+ * End to end: `procwatch scan` over real inputs — the shared dialect examples, the synthetic certreq EVTX files,
+ * bad input, stdin, exit codes, output formats.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { runCli, jsonLines, type Doc } from '../helpers/cli.js';
+import { CORPUS } from '../helpers/paths.js';
+
+const FORMATS = join(CORPUS, 'formats');
+const SYNTHETIC = join(CORPUS, 'evtx', 'synthetic');
+
+
+/** The rule's criteria, computed independently of the engine. */
+function ruleSelects(originalFileName: string | undefined, commandLine: string | undefined): boolean {
+  const ofn = (originalFileName ?? '').toLowerCase();
+  const cmd = (commandLine ?? '').toLowerCase();
+  return ofn.includes('certreq') || ['post', 'config', 'http', 'win.ini'].every((w) => cmd.includes(w));
+}
+
+test('every certreq example of every dialect raises the built-in alert with the same process fields', async () => {
+  const inputs = readdirSync(FORMATS).filter((f) => /\.(json|xml|log)$/.test(f));
+  const certreqDocs: Doc[] = [];
+  for (const f of inputs) {
+    const r = await runCli(['scan', join(FORMATS, f), '--format', 'jsonl', '--quiet']);
+    assert.equal(r.code, 0, `${f}: ${r.stderr}`);
+    const raw = readFileSync(join(FORMATS, f), 'utf8').toLowerCase();
+    const docs = jsonLines(r.stdout).filter((d) => d.rule.id === 'certreq-download-upload');
+    // Only process-creation examples can alert, and the rule must fire on each that names certreq.
+    const isCreation = /4688|"1"|>1<|'1'|event_?id"?\s*[:=]\s*"?1\b|eventid":\s*1\b/.test(raw) && !f.includes('4689') && !f.includes('sysmon5');
+    if (isCreation && raw.includes('certreq')) assert.equal(docs.length, 1, `${f}: expected one certreq alert, got ${docs.length}\n${r.stderr}`);
+    if (!isCreation) assert.equal(docs.length, 0, `${f}: termination events must not alert`);
+    for (const d of docs) {
+      assert.equal(d['event'].kind, 'alert');
+      assert.equal(d['rule'].name, 'Suspicious Certreq Command to Download or Upload');
+      assert.ok(d['threat'][0].tactic.id.includes('TA0005'), `${f}: tactic`);
+      assert.ok(d['threat'][0].technique.id.includes('T1027'), `${f}: technique`);
+      assert.equal(d['log'].file.path, join(FORMATS, f));
+      assert.ok(typeof d['host'].name === 'string' && d['host'].name.length > 0, `${f}: host.name`);
+      certreqDocs.push(d);
+    }
+  }
+  assert.ok(certreqDocs.length >= 8, `expected alerts from most dialect examples, got ${certreqDocs.length}`);
+});
+
+test('the synthetic EVTX files alert on exactly the records the criteria select', async () => {
+  const expected = JSON.parse(readFileSync(join(SYNTHETIC, 'EXPECTED.json'), 'utf8')) as Record<string, unknown>;
+  for (const [file, records] of Object.entries(expected)) {
+    if (!Array.isArray(records)) continue;
+    const r = await runCli(['scan', join(SYNTHETIC, file), '--format', 'jsonl', '--quiet', '--no-builtin', '--rules', 'src/rules/builtin/certreq-download-upload.yml']);
+    assert.equal(r.code, 0, r.stderr);
+    const got = new Set(jsonLines(r.stdout).map((d) => Number(d['winlog'].record_id)));
+    const want = new Set(
+      (records as { EventRecordID: number; ofn?: string; cmd: string }[]).filter((x) => ruleSelects(x.ofn, x.cmd)).map((x) => x.EventRecordID),
+    );
+    assert.ok(want.size > 0);
+    assert.deepEqual([...got].sort(), [...want].sort(), `${file}`);
+  }
+});
+
+test('a malformed line is reported as file:line and the rest of the file is still scanned', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
+  const good = readFileSync(join(FORMATS, 'sysmon1_ecs_winlogbeat_raw.json'), 'utf8');
+  const line = JSON.stringify(JSON.parse(good));
+  const file = join(dir, 'mixed.ndjson');
+  writeFileSync(file, `${line}\n{"broken": \n${line.replace(/"record_id":\s*"?\d+"?/, '"record_id": "999999"')}\n`);
+  const r = await runCli(['scan', file, '--format', 'jsonl']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: `));
+  const alerts = jsonLines(r.stdout);
+  assert.equal(alerts.length, 2, 'both good lines alert');
+  assert.match(r.stderr, /2 events/);
+  assert.match(r.stderr, /1 skipped/);
+});
+
+test('gzip input, stdin, and --fail-on-alert exit code', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
+  const xml = readFileSync(join(FORMATS, 'sysmon1_event_wevtutil.xml'));
+  const gz = join(dir, 'events.xml.gz');
+  writeFileSync(gz, gzipSync(xml));
+  const fromGz = await runCli(['scan', gz, '--format', 'jsonl', '--quiet', '--fail-on-alert']);
+  assert.equal(fromGz.code, 1, fromGz.stderr);
+  assert.equal(jsonLines(fromGz.stdout).length, 1);
+  const fromStdin = await runCli(['scan', '-', '--format', 'jsonl', '--quiet'], { stdin: xml });
+  assert.equal(fromStdin.code, 0, fromStdin.stderr);
+  assert.deepEqual(jsonLines(fromStdin.stdout).map((d) => d['process'].command_line), jsonLines(fromGz.stdout).map((d) => d['process'].command_line));
+});
+
+test('an unreadable input exits 2 and names the path; other inputs are still scanned', async () => {
+  const missing = join(tmpdir(), 'procwatch-does-not-exist.evtx');
+  const r = await runCli(['scan', missing, join(FORMATS, 'sysmon1_event.xml'), '--format', 'jsonl']);
+  assert.equal(r.code, 2);
+  assert.ok(r.stderr.includes(missing), r.stderr);
+  assert.equal(jsonLines(r.stdout).length, 1);
+});
+
+test('a binary file is named and skipped with a reason', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
+  const bin = join(dir, 'random.bin');
+  writeFileSync(bin, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)));
+  const r = await runCli(['scan', bin, '--format', 'jsonl']);
+  assert.equal(r.code, 0);
+  assert.ok(r.stderr.includes(bin), r.stderr);
+  assert.equal(r.stdout, '');
+});
+
+test('table output shows the alert and neutralises terminal control characters from command lines', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
+  const xml = readFileSync(join(FORMATS, 'sysmon1_event_wevtutil.xml'), 'utf8').replace(/(<Data Name=.CommandLine.>)/, '$1&#x1b;[31mRED&#x1b;[0m ');
+  const file = join(dir, 'evil.xml');
+  writeFileSync(file, xml);
+  const r = await runCli(['scan', file, '--format', 'table', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(!r.stdout.includes('\u001b'), 'no raw ESC byte reaches the terminal');
+  assert.match(r.stdout, /\\x1b\[31mRED/);
+  assert.match(r.stdout, /Suspicious Certreq Command to Download or Upload/);
+});
+
+test('CSV output quotes fields and defuses spreadsheet formulas', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
+  const xml = readFileSync(join(FORMATS, 'sysmon1_event_wevtutil.xml'), 'utf8').replace(/(<Data Name=.CommandLine.>)/, '$1=HYPERLINK("http://x"), ');
+  const file = join(dir, 'formula.xml');
+  writeFileSync(file, xml);
+  const r = await runCli(['scan', file, '--format', 'csv', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const [header, row] = r.stdout.split('\r\n');
+  assert.ok(header!.startsWith('timestamp,host,user,rule_id'));
+  assert.match(row!, /"'=HYPERLINK\(""http:\/\/x""\), /);
+});
