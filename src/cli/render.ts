@@ -6,8 +6,10 @@ import { toEcsAlert } from '../output/ecs.js';
 import { renderTable } from '../output/table.js';
 import { alertCsvHeader, alertCsvRow } from '../output/csv.js';
 import { terminalSafe } from '../output/text.js';
+import { toOcsfFinding } from '../output/ocsf.js';
+import { timelineCsvHeader, timelineCsvRow, timelineRows } from '../output/timeline.js';
 
-export const OUTPUT_FORMATS = ['table', 'jsonl', 'json', 'csv'] as const;
+export const OUTPUT_FORMATS = ['table', 'jsonl', 'json', 'csv', 'ocsf', 'timeline'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface RenderOptions {
@@ -39,6 +41,13 @@ async function writeFlat(w: ChunkedWriter, alerts: readonly Alert[], format: Out
     case 'csv':
       await w.write(alertCsvHeader());
       for (const a of alerts) await w.write(alertCsvRow(a));
+      return;
+    case 'ocsf':
+      for (const a of alerts) await w.write(`${JSON.stringify(toOcsfFinding(a))}\n`);
+      return;
+    case 'timeline':
+      await w.write(timelineCsvHeader());
+      for (const r of timelineRows(alerts)) await w.write(timelineCsvRow(r));
       return;
   }
 }
@@ -83,7 +92,7 @@ async function writeIncidents(w: ChunkedWriter, groups: IncidentGroup[], format:
     }
     return;
   }
-  if (format === 'csv') return writeFlat(w, groups.flatMap((g) => g.alerts), format, options);
+  if (format === 'csv' || format === 'timeline' || format === 'ocsf') return writeFlat(w, groups.flatMap((g) => g.alerts), format, options);
   const docs = groups.map((g) => ({
     incident: { id: g.id, host: g.host, severity: g.severity, first: g.first, last: g.last, alert_count: g.alerts.length },
     alerts: g.alerts.map(toEcsAlert),

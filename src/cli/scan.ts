@@ -5,14 +5,16 @@
  */
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { expandInputs, decodeFile, type InputFile } from '../formats/index.js';
 import { formatDecodeError } from '../model/event.js';
 import { processEventKind } from '../model/process.js';
 import type { Alert } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
-import { createPipeline } from '../pipeline.js';
+import { createPipeline, type Pipeline } from '../pipeline.js';
+import { ConfigError } from '../correlate/index.js';
+import { parseDuration } from '../triage/config.js';
 import { writeAlerts, OUTPUT_FORMATS, type OutputFormat } from './render.js';
 import { EXIT_ALERTS, EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 
@@ -27,6 +29,10 @@ export interface ScanOptions {
   failOnAlert?: boolean;
   group?: 'incidents';
   config?: string;
+  incidentGap?: number;
+  incidentSpan?: number;
+  incidentByUser?: boolean;
+  indexCapacity?: number;
   showSuppressed?: boolean;
   progress: boolean;
   quiet?: boolean;
@@ -58,6 +64,10 @@ export function registerScan(program: Command, setExit: SetExit): void {
     .option('--fail-on-alert', 'exit with code 1 when any alert is raised')
     .addOption(new Option('--group <what>', 'group the output').choices(['incidents']))
     .option('-c, --config <file>', 'YAML config: suppressions, incident grouping')
+    .option('--incident-gap <duration>', 'inactivity gap that closes an incident (e.g. 30m, 2h; default 30m)', durationOption)
+    .option('--incident-span <duration>', 'maximum time span of one incident (default 24h)', durationOption)
+    .option('--incident-by-user', 'group incidents by host and user instead of host only')
+    .option('--index-capacity <n>', 'process events kept for process trees and lifetimes (default 200000)', positiveInteger)
     .option('--show-suppressed', 'include suppressed alerts in the output (they are always counted)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('-q, --quiet', 'no summary on stderr')
@@ -70,16 +80,43 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+function durationOption(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) throw new InvalidArgumentError('expected a duration such as 90s, 30m, 2h or 1d');
+  return ms;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
 export async function runScan(paths: string[], options: ScanOptions): Promise<number> {
   const format: OutputFormat = options.format ?? (process.stdout.isTTY && !options.output ? 'table' : 'jsonl');
-  const pipeline = await createPipeline({
-    rules: {
-      paths: options.rules,
-      builtin: options.builtin,
-      filter: { minLevel: options.minLevel, statuses: options.ruleStatus, tags: options.tags },
-    },
-    correlation: { configPath: options.config },
-  });
+  let pipeline: Pipeline;
+  try {
+    pipeline = await createPipeline({
+      rules: {
+        paths: options.rules,
+        builtin: options.builtin,
+        filter: { minLevel: options.minLevel, statuses: options.ruleStatus, tags: options.tags },
+      },
+      correlation: {
+        configPath: options.config,
+        incidentGapMs: options.incidentGap,
+        incidentSpanMs: options.incidentSpan,
+        groupByUser: options.incidentByUser,
+        indexCapacity: options.indexCapacity,
+      },
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`procwatch scan: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
   for (const e of pipeline.ruleErrors) process.stderr.write(`rule rejected: ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}\n`);
   if (pipeline.rules.length === 0) {
     process.stderr.write('procwatch scan: no rules to run\n');

@@ -1,39 +1,315 @@
 /**
- * Correlation and triage: detections + the surrounding events → enriched alerts (severity, reason, certreq
- * intent, process tree, lifetime, incidents, suppressions). PLACEHOLDER (owner: correlate). Keep the signatures.
+ * Correlation and triage: detections + the surrounding events → enriched alerts. Every alert gets, in
+ * `alert.context` (rendered as the `procwatch` object): severity and a one-line reason, the certreq intent,
+ * the process tree and lifetime, evidence of the same process (network, DNS, files), its incident, and
+ * whether a suppression matched.
+ *
+ * `scan` feeds every event to `observe`, collects `alertsFor` results and calls `finalize` at the end of input:
+ * trees, lifetimes and incidents are then recomputed from the whole index in time order, so files that are not
+ * in time order (or terminations before creations) give the same answer as a sorted input. `serve` uses only
+ * `observe` + `alertsFor`: there the context is what is known at that moment and incidents are assigned online.
  */
-import type { Alert, Detection } from '../model/alert.js';
+import { createHash } from 'node:crypto';
+import type { Alert, AlertContext, Detection, Severity } from '../model/alert.js';
 import type { WinEvent } from '../model/event.js';
 import { eventKey } from '../model/event.js';
 import { toProcessEvent } from '../model/toProcess.js';
-import { createHash } from 'node:crypto';
+import { DEFAULT_INCIDENTS, loadTriageConfig, parseTriageConfig, type IncidentSettings, type TriageConfig, type TriageConfigInput } from '../triage/config.js';
+import { triage } from '../triage/severity.js';
+import { Suppressor } from '../triage/suppress.js';
+import { activityOf, processFacts, timeOf, type ProcessFacts } from './fields.js';
+import { IncidentTracker, type Incident } from './incidents.js';
+import { ProcessIndex, type EvidenceRecord, type StartRecord } from './processIndex.js';
+
+export type { Incident } from './incidents.js';
+export { ConfigError } from '../triage/config.js';
 
 export interface CorrelatorOptions {
-  /** Path of a YAML config with suppressions and incident settings (optional). */
+  /** Path of a YAML config with suppressions, groups and incident settings (see src/triage/config.ts). */
   configPath?: string;
+  /** The same config given inline (the service passes the part of its own config file); wins over configPath. */
+  config?: TriageConfigInput;
+  /** Group incidents by host and user instead of host only (CLI: --incident-by-user). */
+  groupByUser?: boolean;
+  /** Inactivity gap that closes an incident, ms (default 30 min; CLI: --incident-gap 30m). */
+  incidentGapMs?: number;
+  /** Maximum time from an incident's first to last alert, ms (default 24 h; CLI: --incident-span 24h). */
+  incidentSpanMs?: number;
+  /** Process index capacity in records; the oldest are evicted beyond it (default 200,000). */
+  indexCapacity?: number;
+  /** Parent levels reported (default 5) and children listed (default 20). */
+  treeDepth?: number;
+  maxChildren?: number;
+  /** Alert ids remembered for de-duplication in streaming use (default 200,000; the store dedupes durably). */
+  dedupeCapacity?: number;
+  /** Clock for suppression expiry (tests). */
+  now?: () => Date;
 }
 
+/** Suppressed alerts kept for listing in long-running use (scan lists all of its own through finalize). */
+const MAX_SUPPRESSED_LISTED = 10_000;
+
+/** Evidence items listed per kind; the total is reported beside them. */
+const MAX_EVIDENCE = 20;
+
 export class Correlator {
-  constructor(_options: CorrelatorOptions = {}) {}
+  private readonly index: ProcessIndex;
+  private readonly suppressor: Suppressor;
+  private readonly incidentSettings: IncidentSettings;
+  private tracker: IncidentTracker;
+  private readonly seen = new Map<string, true>();
+  private readonly dedupeCapacity: number;
+  private readonly treeDepth: number;
+  private readonly maxChildren: number;
+  /** The most recent suppressed alerts (bounded for long-running use) and how many there were in all. */
+  private suppressedAlerts: Alert[] = [];
+  private suppressedTotal = 0;
+  private duplicates = 0;
+
+  constructor(options: CorrelatorOptions = {}) {
+    const config: TriageConfig = options.config !== undefined
+      ? parseTriageConfig(options.config, 'config')
+      : options.configPath !== undefined
+        ? loadTriageConfig(options.configPath)
+        : { incidents: {}, groups: new Map(), suppressions: [] };
+    this.incidentSettings = {
+      groupByUser: options.groupByUser ?? config.incidents.groupByUser ?? DEFAULT_INCIDENTS.groupByUser,
+      gapMs: options.incidentGapMs ?? config.incidents.gapMs ?? DEFAULT_INCIDENTS.gapMs,
+      spanMs: options.incidentSpanMs ?? config.incidents.spanMs ?? DEFAULT_INCIDENTS.spanMs,
+    };
+    this.index = new ProcessIndex(options.indexCapacity ?? config.indexCapacity ?? 200_000);
+    this.suppressor = new Suppressor(config, options.now);
+    this.tracker = new IncidentTracker(this.incidentSettings);
+    this.dedupeCapacity = options.dedupeCapacity ?? 200_000;
+    this.treeDepth = options.treeDepth ?? 5;
+    this.maxChildren = options.maxChildren ?? 20;
+  }
 
   /** Every decoded event passes through here (process index, terminations, network/file evidence). */
-  observe(_event: WinEvent): void {}
-
-  /** Turns the detections of one event into alerts (one per rule), with whatever context is known now. */
-  alertsFor(event: WinEvent, detections: Detection[]): Alert[] {
-    const matchedRules = detections.map((d) => d.rule.id);
-    const process = toProcessEvent(event);
-    return detections.map((d) => ({
-      id: createHash('sha256').update(`${d.rule.id}|${eventKey(event)}`).digest('hex').slice(0, 32),
-      rule: d.rule,
-      event,
-      ...(process ? { process } : {}),
-      matchedRules,
-    }));
+  observe(event: WinEvent): void {
+    this.index.add(event);
   }
 
-  /** Recomputes context that later events may have changed (tree, lifetime, incident) — call before output. */
-  finalize(alerts: Alert[]): Alert[] {
+  /**
+   * Turns the detections of one event into alerts (one per rule), with whatever context is known now.
+   * An alert already produced (same rule, same event: a re-scan or a re-sent batch) is not produced again.
+   */
+  alertsFor(event: WinEvent, detections: Detection[]): Alert[] {
+    const matchedRules = [...new Set(detections.map((d) => d.rule.id))];
+    const process = toProcessEvent(event);
+    const alerts: Alert[] = [];
+    for (const d of detections) {
+      const id = alertId(d.rule.id, event);
+      if (this.seen.has(id)) {
+        this.duplicates++;
+        continue;
+      }
+      this.remember(id);
+      const alert: Alert = { id, rule: d.rule, event, ...(process ? { process } : {}), matchedRules };
+      alert.context = this.contextOf(alert);
+      if (alert.context.suppressed) this.noteSuppressed(alert);
+      else this.assignIncident(alert, this.tracker);
+      alerts.push(alert);
+    }
     return alerts;
   }
+
+  /**
+   * Recomputes context that later events may have changed (tree, lifetime, evidence, incidents) — call before
+   * output. Returns the alerts de-duplicated and in time order; incidents are rebuilt in that order.
+   */
+  finalize(alerts: Alert[]): Alert[] {
+    const unique = new Map<string, Alert>();
+    for (const a of alerts) if (!unique.has(a.id)) unique.set(a.id, a);
+    const ordered = [...unique.values()]
+      .map((a, i) => ({ a, i, ms: timeOf(a.event) }))
+      .sort((x, y) => x.ms - y.ms || x.i - y.i)
+      .map((x) => x.a);
+    this.tracker = new IncidentTracker(this.incidentSettings);
+    this.suppressedAlerts = [];
+    this.suppressedTotal = 0;
+    for (const a of ordered) {
+      a.context = this.contextOf(a);
+      if (a.context.suppressed) this.noteSuppressed(a);
+      else this.assignIncident(a, this.tracker);
+    }
+    // Incident severity and range are final only now: write them into every member.
+    const byId = new Map(this.tracker.incidents().map((inc) => [inc.id, inc]));
+    for (const a of ordered) {
+      const ref = a.context?.incident;
+      const inc = ref ? byId.get(ref.id) : undefined;
+      if (a.context && ref && inc) a.context.incident = incidentContext(inc, ref.new);
+    }
+    return ordered;
+  }
+
+  /** Alerts a suppression matched (they are still returned by alertsFor/finalize, marked `context.suppressed`). */
+  get suppressedCount(): number {
+    return this.suppressedTotal;
+  }
+
+  /** The suppressed alerts (in a long-running service: the latest MAX_SUPPRESSED_LISTED of them). */
+  suppressed(): readonly Alert[] {
+    return this.suppressedAlerts;
+  }
+
+  /** Incidents known so far (after finalize: of the whole input), oldest first. */
+  incidents(): Incident[] {
+    return this.tracker.incidents();
+  }
+
+  /** Figures for the summary line and for tests. */
+  stats(): { indexed: number; evicted: number; duplicates: number; suppressed: number; incidents: number; expiredSuppressions: string[] } {
+    return {
+      indexed: this.index.size,
+      evicted: this.index.evicted,
+      duplicates: this.duplicates,
+      suppressed: this.suppressedTotal,
+      incidents: this.tracker.incidents().length,
+      expiredSuppressions: this.suppressor.expired().map((s) => s.id),
+    };
+  }
+
+  private noteSuppressed(alert: Alert): void {
+    this.suppressedTotal++;
+    this.suppressedAlerts.push(alert);
+    if (this.suppressedAlerts.length > 2 * MAX_SUPPRESSED_LISTED) this.suppressedAlerts = this.suppressedAlerts.slice(-MAX_SUPPRESSED_LISTED);
+  }
+
+  private remember(id: string): void {
+    this.seen.set(id, true);
+    if (this.seen.size > this.dedupeCapacity) this.seen.delete(this.seen.keys().next().value!);
+  }
+
+  private contextOf(alert: Alert): AlertContext {
+    const ev = alert.event;
+    const activity = activityOf(ev);
+    const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
+    const t = triage({
+      ruleId: alert.rule.id,
+      ruleTitle: alert.rule.title,
+      ...(alert.rule.level ? { ruleLevel: alert.rule.level } : {}),
+      ...(facts.image !== undefined ? { image: facts.image } : {}),
+      ...(facts.originalFileName !== undefined ? { originalFileName: facts.originalFileName } : {}),
+      ...(facts.commandLine !== undefined ? { commandLine: facts.commandLine } : {}),
+    });
+    const context: AlertContext = { severity: t.severity, reason: t.reason, grade: t.grade };
+    if (t.certreq) context.certreq = t.certreq as unknown as Record<string, unknown>;
+
+    const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
+    if (self) {
+      context.process_tree = this.treeOf(self, facts);
+      context.lifetime = this.lifetimeOf(self);
+      const evidence = evidenceContext(this.index.evidenceOf(self));
+      if (evidence) context.evidence = evidence;
+    }
+
+    const parentImage = facts.parentImage ?? (self ? this.index.parentOf(self)?.image : undefined);
+    const hit = this.suppressor.size === 0 ? undefined : this.suppressor.match({
+      ruleIds: [alert.rule.id],
+      host: ev.system.computer,
+      ...(facts.user !== undefined ? { user: facts.user } : {}),
+      ...(facts.image !== undefined ? { image: facts.image } : {}),
+      ...(parentImage !== undefined ? { parentImage } : {}),
+      ...(facts.commandLine !== undefined ? { commandLine: facts.commandLine } : {}),
+    });
+    if (hit) context.suppressed = hit;
+    return context;
+  }
+
+  private assignIncident(alert: Alert, tracker: IncidentTracker): void {
+    const ev = alert.event;
+    const user = processFacts(ev).user;
+    const { incident, new: isNew } = tracker.assign({
+      alertId: alert.id,
+      host: ev.system.computer,
+      ...(user !== undefined ? { user } : {}),
+      ms: timeOf(ev),
+      time: ev.system.timeCreated,
+      severity: (alert.context?.severity ?? alert.rule.level ?? 'medium') as Severity,
+    });
+    if (alert.context) alert.context.incident = incidentContext(incident, isNew);
+  }
+
+  private treeOf(self: StartRecord, facts: ProcessFacts): Record<string, unknown> {
+    const parents = this.index.ancestorsOf(self, this.treeDepth).map((p) => this.node(p));
+    // The parent's start is not in the input: the alerting event still names its parent (Sysmon Parent*,
+    // 4688 ParentProcessName + creator PID) — report that, marked as known only from the child's event.
+    if (parents.length === 0 && (facts.parentImage !== undefined || facts.parentPid !== undefined)) {
+      parents.push(compact({
+        pid: facts.parentPid,
+        entity_id: facts.parentGuid,
+        executable: facts.parentImage,
+        command_line: facts.parentCommandLine,
+        source: 'child event',
+      }));
+    }
+    const { children, total } = this.index.childrenOf(self, this.maxChildren);
+    return {
+      process: this.node(self),
+      parents,
+      children: children.map((c) => this.node(c)),
+      ...(total > children.length ? { children_total: total } : {}),
+    };
+  }
+
+  private node(r: StartRecord): Record<string, unknown> {
+    const end = this.index.endOf(r);
+    return compact({
+      pid: r.pid,
+      entity_id: r.guid,
+      executable: r.image,
+      command_line: r.commandLine,
+      user: r.user,
+      start: r.ref.time,
+      end: end?.ref.time,
+      exit_code: end?.exitCode,
+      event: compact({ provider: r.ref.provider, channel: r.ref.channel, event_id: r.ref.event_id, record_id: r.ref.record_id }),
+    });
+  }
+
+  private lifetimeOf(self: StartRecord): Record<string, unknown> {
+    const end = this.index.endOf(self);
+    if (!end) return { start: self.ref.time, still_running: true, note: 'no termination event for this process in the input' };
+    return compact({
+      start: self.ref.time,
+      end: end.ref.time,
+      still_running: false,
+      duration_ms: Math.max(0, Math.round((end.ms - self.ms) * 1000) / 1000),
+      exit_code: end.exitCode,
+      exit_status: end.exitCode !== undefined ? `0x${end.exitCode.toString(16)}` : undefined,
+      end_event: compact({ provider: end.ref.provider, event_id: end.ref.event_id, record_id: end.ref.record_id }),
+    });
+  }
+}
+
+/** Stable across re-scans and re-sends: the rule and the event's identity. */
+export function alertId(ruleId: string, event: WinEvent): string {
+  return createHash('sha256').update(`${ruleId}|${eventKey(event)}`).digest('hex').slice(0, 32);
+}
+
+function incidentContext(inc: Incident, isNew: boolean): { id: string; new: boolean } {
+  const ctx = { id: inc.id, new: isNew, severity: inc.severity, first: inc.first, last: inc.last, alert_count: inc.alertIds.length };
+  return ctx;
+}
+
+function evidenceContext(records: EvidenceRecord[]): Record<string, unknown> | undefined {
+  if (records.length === 0) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [kind, key] of [['network', 'network'], ['dns', 'dns'], ['file', 'files']] as const) {
+    const items = records.filter((r) => r.kind === kind);
+    if (items.length === 0) continue;
+    out[key] = items.slice(0, MAX_EVIDENCE).map((r) => {
+      const { image: _image, ...detail } = r.detail;
+      return compact({ time: r.ref.time, ...detail, event_id: r.ref.event_id, record_id: r.ref.record_id });
+    });
+    if (items.length > MAX_EVIDENCE) out[`${key}_total`] = items.length;
+  }
+  return out;
+}
+
+function compact(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  return out;
 }

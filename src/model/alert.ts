@@ -54,7 +54,7 @@ export interface AlertContext {
   certreq?: Record<string, unknown>;
   process_tree?: unknown;
   lifetime?: unknown;
-  incident?: { id: string; new: boolean };
+  incident?: { id: string; new: boolean; severity?: Severity; first?: string; last?: string; alert_count?: number };
   suppressed?: { by: string; reason?: string };
   [key: string]: unknown;
 }
