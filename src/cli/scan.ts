@@ -34,6 +34,7 @@ export interface ScanOptions {
   incidentByUser?: boolean;
   indexCapacity?: number;
   showSuppressed?: boolean;
+  fast?: boolean;
   progress: boolean;
   quiet?: boolean;
 }
@@ -69,6 +70,7 @@ export function registerScan(program: Command, setExit: SetExit): void {
     .option('--incident-by-user', 'group incidents by host and user instead of host only')
     .option('--index-capacity <n>', 'process events kept for process trees and lifetimes (default 200000)', positiveInteger)
     .option('--show-suppressed', 'include suppressed alerts in the output (they are always counted)')
+    .option('--fast', 'skip records that cannot match any rule before decoding them (faster; trees, lifetimes and evidence then come only from records that pass)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('-q, --quiet', 'no summary on stderr')
     .action(async (paths: string[], options: ScanOptions) => {
@@ -133,7 +135,9 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   }
 
   const progress = startProgress(options, inputs);
-  const prefilterLiterals = pipeline.engine.prefilterLiterals();
+  // The literal prefilter is sound for detection but hides the surrounding events from correlation
+  // (process trees, lifetimes, evidence), so it is opt-in.
+  const prefilterLiterals = options.fast ? pipeline.engine.prefilterLiterals() : null;
   const raised: Alert[] = [];
   for (const input of inputs) {
     stats.files++;
