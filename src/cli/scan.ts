@@ -13,6 +13,7 @@ import { processEventKind } from '../model/process.js';
 import type { Alert } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
+import { loadPlaceholders } from '../rules/index.js';
 import { ConfigError } from '../correlate/index.js';
 import { parseDuration } from '../triage/config.js';
 import { writeAlerts, OUTPUT_FORMATS, type OutputFormat } from './render.js';
@@ -26,6 +27,8 @@ export interface ScanOptions {
   minLevel?: string;
   ruleStatus?: string[];
   tags?: string[];
+  placeholders?: string;
+  verbose?: boolean;
   failOnAlert?: boolean;
   group?: 'incidents';
   config?: string;
@@ -62,6 +65,7 @@ export function registerScan(program: Command, setExit: SetExit): void {
     .addOption(new Option('--min-level <level>', 'only rules of at least this level').choices(SEVERITIES))
     .option('--rule-status <status>', 'only rules with this status (repeatable: stable, test, experimental, ...)', collect, undefined)
     .option('--tags <tag>', 'only rules with this tag (repeatable, e.g. attack.t1105)', collect, undefined)
+    .option('--placeholders <file>', 'YAML map of Sigma |expand placeholder names to values')
     .option('--fail-on-alert', 'exit with code 1 when any alert is raised')
     .addOption(new Option('--group <what>', 'group the output').choices(['incidents']))
     .option('-c, --config <file>', 'YAML config: suppressions, incident grouping')
@@ -73,6 +77,7 @@ export function registerScan(program: Command, setExit: SetExit): void {
     .option('--fast', 'skip records that cannot match any rule before decoding them (faster; trees, lifetimes and evidence then come only from records that pass)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('-q, --quiet', 'no summary on stderr')
+    .option('-v, --verbose', 'print every rule warning (unknown fields, unsupported log sources)')
     .action(async (paths: string[], options: ScanOptions) => {
       setExit(await runScan(paths, options));
     });
@@ -98,10 +103,12 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   const format: OutputFormat = options.format ?? (process.stdout.isTTY && !options.output ? 'table' : 'jsonl');
   let pipeline: Pipeline;
   try {
+    const placeholders = options.placeholders ? await loadPlaceholders(options.placeholders) : undefined;
     pipeline = await createPipeline({
       rules: {
         paths: options.rules,
         builtin: options.builtin,
+        placeholders,
         filter: { minLevel: options.minLevel, statuses: options.ruleStatus, tags: options.tags },
       },
       correlation: {
@@ -113,12 +120,14 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
       },
     });
   } catch (err) {
-    if (err instanceof ConfigError) {
+    // A bad config or placeholders file is a usage error: say which file and why, no stack trace.
+    if (err instanceof ConfigError || (err instanceof Error && options.placeholders && err.message.includes(options.placeholders))) {
       process.stderr.write(`procwatch scan: ${err.message}\n`);
       return EXIT_USAGE;
     }
     throw err;
   }
+  reportRuleWarnings(pipeline, options);
   for (const e of pipeline.ruleErrors) process.stderr.write(`rule rejected: ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}\n`);
   if (pipeline.rules.length === 0) {
     process.stderr.write('procwatch scan: no rules to run\n');
@@ -174,6 +183,17 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   if (!options.quiet) process.stderr.write(summaryLine(stats, pipeline.rules.length));
   if (stats.unreadable > 0) return EXIT_USAGE;
   return options.failOnAlert && shown.length > 0 ? EXIT_ALERTS : EXIT_OK;
+}
+
+function reportRuleWarnings(pipeline: Pipeline, options: ScanOptions): void {
+  const warnings = pipeline.warnings;
+  if (warnings.length === 0 || options.quiet) return;
+  if (options.verbose) {
+    for (const w of warnings) process.stderr.write(`rule warning: ${w.source} (${w.ruleId}): ${w.message}\n`);
+  } else {
+    const rules = new Set(warnings.map((w) => w.ruleId)).size;
+    process.stderr.write(`procwatch: ${warnings.length} rule warning${warnings.length === 1 ? '' : 's'} in ${rules} rule${rules === 1 ? '' : 's'} (unknown fields, unsupported log sources); --verbose lists them\n`);
+  }
 }
 
 function startProgress(options: ScanOptions, inputs: InputFile[]): SingleBar | undefined {
