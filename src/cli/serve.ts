@@ -1,5 +1,67 @@
-// Placeholder: replaced by the module that owns this command.
+/**
+ * `procwatch serve`: the live service (HTTP ingest, detection, store, API, console, response workflows).
+ * Runs until SIGINT/SIGTERM, then finishes the commits and actions in flight and exits 0.
+ */
 import type { Command } from 'commander';
-import type { SetExit } from './exit.js';
+import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
+import { startServer } from '../server/app.js';
+import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 
-export function registerServe(_program: Command, _setExit: SetExit): void {}
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function registerServe(program: Command, setExit: SetExit): void {
+  program
+    .command('serve')
+    .description('run the detection service: HTTP ingest (/ingest, Elasticsearch _bulk, Splunk HEC), store, REST API, web console, response workflows')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default 8088; 0 = any free port)')
+    .option('--data <dir>', 'data directory (SQLite store, generated token) (default ./procwatch-data)')
+    .option('--token <token>', 'API/ingest token (or PROCWATCH_TOKEN); generated into the data directory when none is given')
+    .option('-c, --config <file>', 'YAML config: limits, retention, TLS, rules, correlation, response workflows')
+    .option('-r, --rules <path>', 'Sigma rule file or directory (repeatable)', collect, [])
+    .option('--no-builtin', 'do not load the built-in rules')
+    .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .action(async (opts: CliServeOptions) => {
+      let config;
+      try {
+        config = loadServeConfig(opts);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          process.stderr.write(`procwatch serve: ${err.message}\n`);
+          setExit(EXIT_USAGE);
+          return;
+        }
+        throw err;
+      }
+      let server;
+      try {
+        server = await startServer(config);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        process.stderr.write(`procwatch serve: cannot start: ${e.code === 'EADDRINUSE' ? `${config.host}:${config.port} is in use` : e.message}\n`);
+        setExit(EXIT_USAGE);
+        return;
+      }
+      process.stderr.write(
+        `procwatch serve: listening on ${server.url} (data ${config.dataDir}, ${server.pipeline.rules.length} rules, ${config.workflows.length} workflows)\n` +
+          `  console ${server.url}/console/  ingest ${server.url}/ingest  Elasticsearch ${server.url}  Splunk HEC ${server.url}/services/collector/event\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          process.stderr.write('procwatch serve: shutting down\n');
+          server.close().then(resolve, (err: Error) => {
+            process.stderr.write(`procwatch serve: ${err.message}\n`);
+            resolve();
+          });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      setExit(EXIT_OK);
+    });
+}

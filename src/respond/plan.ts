@@ -1,0 +1,117 @@
+/**
+ * Which workflows an alert triggers, and exactly what each will run — decided when the alert is stored and
+ * written in the same transaction, so a crash between "alert stored" and "action sent" loses nothing.
+ */
+import { createHash } from 'node:crypto';
+import type { Severity } from '../model/alert.js';
+import type { ActionStatus, NewAction } from '../store/types.js';
+import { severityRank } from '../store/types.js';
+import type { CommandSpec, WebhookSpec, Workflow } from './config.js';
+import { expand, expandArgv, expandJson, lookup } from './template.js';
+import { genericPayload, theHive5Payload } from './payloads.js';
+
+export interface AlertFacts {
+  id: string;
+  ruleId: string;
+  severity: Severity;
+  suppressed: boolean;
+}
+
+export interface PlanOptions {
+  /** Base URL of this service, for links back to the console (TheHive externalLink). */
+  publicUrl?: string;
+}
+
+export function actionId(alertId: string, workflow: string): string {
+  return createHash('sha256').update(`${alertId}|${workflow}`).digest('hex').slice(0, 32);
+}
+
+export function workflowApplies(wf: Workflow, alert: AlertFacts): boolean {
+  if (alert.suppressed) return false;
+  if (wf.rules.length > 0 && !wf.rules.includes(alert.ruleId)) return false;
+  return severityRank(alert.severity) >= severityRank(wf.minSeverity);
+}
+
+export function planActions(alert: AlertFacts, doc: Record<string, unknown>, workflows: Workflow[], options: PlanOptions = {}): NewAction[] {
+  return workflows.filter((wf) => workflowApplies(wf, alert)).map((wf) => planOne(alert, doc, wf, options));
+}
+
+function planOne(alert: AlertFacts, doc: Record<string, unknown>, wf: Workflow, options: PlanOptions): NewAction {
+  let request: Record<string, unknown>;
+  try {
+    request = buildRequest(doc, wf, options);
+  } catch (err) {
+    request = { refused: (err as Error).message };
+  }
+  // Dry-run actions need no approval: nothing happens but a record of what would have.
+  const status: ActionStatus = !wf.dryRun && wf.destructive && wf.approval === 'required' && !request.refused ? 'pending_approval' : 'pending';
+  return {
+    id: actionId(alert.id, wf.name),
+    alertId: alert.id,
+    workflow: wf.name,
+    kind: wf.type,
+    status,
+    destructive: wf.destructive,
+    dryRun: wf.dryRun,
+    maxAttempts: wf.retry.maxAttempts,
+    request,
+  };
+}
+
+function buildRequest(doc: Record<string, unknown>, wf: Workflow, options: PlanOptions): Record<string, unknown> {
+  switch (wf.type) {
+    case 'webhook':
+      return { webhook: webhookRequest(doc, wf.webhook, wf.name, options) };
+    case 'command':
+      return { command: commandRequest(doc, wf.command, {}) };
+    case 'stop_process': {
+      const target = stopTarget(doc);
+      const remediation = { powershell: powershellPreview(target) };
+      if ('command' in wf.via) {
+        const env = { PROCWATCH_TARGET_HOST: target.host, PROCWATCH_TARGET_PID: String(target.pid), PROCWATCH_TARGET_NAME: target.name };
+        return { target, remediation, command: commandRequest(doc, wf.via.command, env) };
+      }
+      return { target, remediation, webhook: webhookRequest(doc, wf.via.webhook, wf.name, options) };
+    }
+  }
+}
+
+function webhookRequest(doc: Record<string, unknown>, spec: WebhookSpec, workflow: string, options: PlanOptions): Record<string, unknown> {
+  const url = expand(spec.url, doc, encodeURIComponent);
+  const payload =
+    spec.body !== undefined ? expandJson(spec.body, doc) : spec.format === 'thehive5' ? theHive5Payload(doc, options.publicUrl) : genericPayload(doc, workflow);
+  return { url, method: spec.method, body: JSON.stringify(payload) };
+}
+
+function commandRequest(doc: Record<string, unknown>, spec: CommandSpec, extraEnv: Record<string, string>): Record<string, unknown> {
+  const env: Record<string, string> = { ...extraEnv, PROCWATCH_ALERT_ID: String(lookup(doc, 'alert.id') ?? '') };
+  for (const [k, v] of Object.entries(spec.env)) env[k] = expand(v, doc);
+  return { argv: expandArgv(spec.argv, doc), env, stdin: JSON.stringify(doc) };
+}
+
+export interface StopTarget {
+  host: string;
+  pid: number;
+  /** Process name as Get-Process reports it (image basename without .exe). */
+  name: string;
+}
+
+/** Host and PID to stop, validated: a hostile event must not be able to aim the remediation anywhere odd. */
+export function stopTarget(doc: Record<string, unknown>): StopTarget {
+  const host = lookup(doc, 'host.name');
+  const pid = lookup(doc, 'process.pid');
+  const image = String(lookup(doc, 'process.name') ?? lookup(doc, 'process.executable') ?? '');
+  if (typeof host !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(host)) {
+    throw new Error(`refused: host name ${JSON.stringify(String(host ?? '')).slice(0, 80)} is not a plain DNS/NetBIOS name`);
+  }
+  const pidNum = typeof pid === 'number' ? pid : Number(pid);
+  if (!Number.isInteger(pidNum) || pidNum <= 4) throw new Error(`refused: no usable process id (${String(pid)})`);
+  const base = image.split(/[\\/]/).pop() ?? '';
+  return { host, pid: pidNum, name: base.replace(/\.exe$/i, '') };
+}
+
+/** The PowerShell a human would type; shown in dry-run and approval views (values quoted for display). */
+export function powershellPreview(t: StopTarget): string {
+  const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+  return `Invoke-Command -ComputerName ${q(t.host)} -ScriptBlock { Stop-Process -Id ${t.pid} -Force }  # only if the PID is still ${q(t.name)}`;
+}

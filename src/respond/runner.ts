@@ -1,0 +1,173 @@
+/**
+ * Runs stored actions: takes due ones from the store, makes one attempt each, records the outcome, schedules
+ * retries with exponential backoff and dead-letters after the last try. Every step lands in the audit log.
+ * Delivery is at-least-once: an attempt cut short by a crash is made again after restart (webhook receivers
+ * get a stable `X-Procwatch-Delivery` id, TheHive a stable `sourceRef`, to de-duplicate).
+ */
+import type { ActionRow, Store } from '../store/types.js';
+import type { Workflow, WebhookSpec, CommandSpec } from './config.js';
+import { deliverWebhook, type AttemptResult, type WebhookRequest } from './webhook.js';
+import { runCommand, type CommandRequest } from './command.js';
+
+export interface RunnerOptions {
+  store: Store;
+  workflows: Workflow[];
+  /** Actions attempted at once. */
+  concurrency?: number;
+  pollMs?: number;
+  /** Called after each recorded outcome (metrics). */
+  onOutcome?: (kind: string, status: string) => void;
+  /** The store failed while recording an outcome; the action is retried on the next poll or after restart. */
+  onError?: (err: Error) => void;
+}
+
+export class ApprovalError extends Error {
+  constructor(
+    message: string,
+    readonly code: 404 | 409,
+  ) {
+    super(message);
+  }
+}
+
+export class ActionRunner {
+  private readonly store: Store;
+  private readonly workflows: Map<string, Workflow>;
+  private readonly concurrency: number;
+  private readonly pollMs: number;
+  private readonly onOutcome: (kind: string, status: string) => void;
+  private readonly onError: (err: Error) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(options: RunnerOptions) {
+    this.store = options.store;
+    this.workflows = new Map(options.workflows.map((w) => [w.name, w]));
+    this.concurrency = options.concurrency ?? 4;
+    this.pollMs = options.pollMs ?? 250;
+    this.onOutcome = options.onOutcome ?? (() => {});
+    this.onError = options.onError ?? (() => {});
+  }
+
+  async start(): Promise<void> {
+    const requeued = await this.store.requeueInterruptedActions();
+    if (requeued > 0) {
+      await this.store.audit({ actor: 'procwatch', action: 'action.requeued_after_restart', targetType: 'action', targetId: '*', detail: { count: requeued } });
+    }
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  /** Looks for due actions now (called after a commit that created some). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((err: Error) => this.onError(err))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Resolves when no action is due any more (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async approve(id: string, actor: string, reason?: string): Promise<ActionRow> {
+    const a = await this.awaitingApproval(id);
+    await this.store.updateAction(id, { status: 'pending', nextAttemptAt: Date.now() });
+    await this.store.audit({ actor, action: 'action.approved', targetType: 'action', targetId: id, detail: { workflow: a.workflow, alert_id: a.alertId, reason: reason ?? null } });
+    this.kick();
+    return (await this.store.getAction(id))!;
+  }
+
+  async reject(id: string, actor: string, reason?: string): Promise<ActionRow> {
+    const a = await this.awaitingApproval(id);
+    await this.store.updateAction(id, { status: 'rejected' });
+    await this.store.audit({ actor, action: 'action.rejected', targetType: 'action', targetId: id, detail: { workflow: a.workflow, alert_id: a.alertId, reason: reason ?? null } });
+    return (await this.store.getAction(id))!;
+  }
+
+  private async awaitingApproval(id: string): Promise<ActionRow> {
+    const a = await this.store.getAction(id);
+    if (!a) throw new ApprovalError(`no action ${id}`, 404);
+    if (a.status !== 'pending_approval') throw new ApprovalError(`action ${id} is ${a.status}, not awaiting approval`, 409);
+    return a;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const due = await this.store.dueActions(Date.now(), this.concurrency);
+      if (due.length === 0 || this.stopped) return;
+      await Promise.all(due.map((a) => this.execute(a)));
+    }
+  }
+
+  private async execute(a: ActionRow): Promise<void> {
+    const wf = this.workflows.get(a.workflow);
+    const audit = (action: string, detail: Record<string, unknown>): Promise<void> =>
+      this.store.audit({ actor: 'procwatch', action, targetType: 'action', targetId: a.id, detail: { workflow: a.workflow, kind: a.kind, alert_id: a.alertId, ...detail } });
+    if (typeof a.request.refused === 'string' || !wf) {
+      const why = typeof a.request.refused === 'string' ? a.request.refused : `workflow "${a.workflow}" is no longer configured`;
+      await this.store.updateAction(a.id, { status: 'failed', lastError: why });
+      await audit('action.refused', { error: why });
+      return this.onOutcome(a.kind, 'failed');
+    }
+    if (a.dryRun) {
+      await this.store.updateAction(a.id, { status: 'dry_run', result: { would_run: withoutStdin(a.request) } });
+      await audit('action.dry_run', { would_run: withoutStdin(a.request) });
+      return this.onOutcome(a.kind, 'dry_run');
+    }
+    const attempt = a.attempts + 1;
+    await this.store.updateAction(a.id, { status: 'running', attempts: attempt });
+    const result = await this.attempt(a, wf);
+    if (result.ok) {
+      await this.store.updateAction(a.id, { status: 'succeeded', result: result.detail, lastError: null });
+      await audit('action.succeeded', { attempt, result: result.detail });
+      return this.onOutcome(a.kind, 'succeeded');
+    }
+    if (attempt < a.maxAttempts) {
+      const delay = wf.retry.backoffMs * 2 ** (attempt - 1);
+      await this.store.updateAction(a.id, { status: 'retrying', nextAttemptAt: Date.now() + delay, result: result.detail, lastError: result.error ?? 'failed' });
+      await audit('action.attempt_failed', { attempt, error: result.error, result: result.detail, retry_in_ms: delay });
+      return this.onOutcome(a.kind, 'retrying');
+    }
+    await this.store.updateAction(a.id, { status: 'dead_letter', result: result.detail, lastError: result.error ?? 'failed' });
+    await audit('action.dead_letter', { attempt, error: result.error, result: result.detail });
+    this.onOutcome(a.kind, 'dead_letter');
+  }
+
+  private attempt(a: ActionRow, wf: Workflow): Promise<AttemptResult> {
+    const web = a.request.webhook as WebhookRequest | undefined;
+    const cmd = a.request.command as CommandRequest | undefined;
+    const webSpec: WebhookSpec | undefined = wf.type === 'webhook' ? wf.webhook : wf.type === 'stop_process' && 'webhook' in wf.via ? wf.via.webhook : undefined;
+    const cmdSpec: CommandSpec | undefined = wf.type === 'command' ? wf.command : wf.type === 'stop_process' && 'command' in wf.via ? wf.via.command : undefined;
+    if (web && webSpec) return deliverWebhook(webSpec, web, a.id);
+    if (cmd && cmdSpec) return runCommand(cmd, { timeoutMs: cmdSpec.timeoutMs, maxOutputBytes: cmdSpec.maxOutputBytes });
+    return Promise.resolve({ ok: false, detail: {}, error: `workflow "${a.workflow}" changed type since the action was planned` });
+  }
+}
+
+function withoutStdin(request: Record<string, unknown>): Record<string, unknown> {
+  const cmd = request.command as Record<string, unknown> | undefined;
+  if (!cmd) return request;
+  const { stdin: _stdin, ...rest } = cmd;
+  return { ...request, command: rest };
+}

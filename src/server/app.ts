@@ -1,0 +1,318 @@
+/**
+ * `procwatch serve` assembled: store, detection pipeline, ingestor, action runner, SSE hub and the HTTP
+ * server (fastify) with authentication on every ingest and API route.
+ */
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createPipeline, type Pipeline } from '../pipeline.js';
+import { openStore, type Store } from '../store/index.js';
+import { ActionRunner } from '../respond/index.js';
+import type { ServeConfig } from './config.js';
+import { Authenticator } from './auth.js';
+import { readBody } from './body.js';
+import { HttpError } from './errors.js';
+import { Ingestor } from './ingest.js';
+import { Metrics } from './metrics.js';
+import { SseHub } from './sse.js';
+import { SuppressionIndex } from './suppress.js';
+import { ensureDataDirToken } from './token.js';
+import { registerIngestRoutes } from './ingestRoutes.js';
+import { alertView, registerApiRoutes } from './apiRoutes.js';
+import { esError } from './elastic.js';
+import { HEC } from './hec.js';
+
+export interface ServerOverrides {
+  /** A ready pipeline (otherwise built from config.rules). */
+  pipeline?: Pipeline;
+  store?: Store;
+  /** Where start-up notices go (generated token, rule errors). Default: stderr. */
+  notice?: (line: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  store: Store;
+  ingestor: Ingestor;
+  runner: ActionRunner;
+  metrics: Metrics;
+  pipeline: Pipeline;
+  /** Stops accepting requests, finishes queued commits and actions in flight, closes the store. */
+  close(): Promise<void>;
+}
+
+const PUBLIC_PATHS = new Set(['/healthz', '/services/collector/health', '/services/collector/health/1.0']);
+
+function pathOf(req: FastifyRequest): string {
+  const u = req.url;
+  const q = u.indexOf('?');
+  return q < 0 ? u : u.slice(0, q);
+}
+
+type Dialect = 'hec' | 'es' | 'plain';
+function dialectOf(path: string): Dialect {
+  if (path.startsWith('/services/collector')) return 'hec';
+  if (path.startsWith('/api/') || path === '/ingest' || path === '/metrics' || path.startsWith('/console')) return 'plain';
+  return 'es';
+}
+function isIngest(path: string): boolean {
+  return path === '/ingest' || path.endsWith('/_bulk') || (path.startsWith('/services/collector') && !path.includes('/health'));
+}
+
+/** An error in the shape the route's clients understand. */
+function sendError(reply: FastifyReply, path: string, status: number, message: string): FastifyReply {
+  const dialect = dialectOf(path);
+  if (dialect === 'hec') {
+    const body =
+      status === 401 ? HEC.tokenRequired : status === 403 ? HEC.invalidToken : status === 429 ? HEC.busy : { text: message, code: status === 413 ? 6 : 8 };
+    return reply.code(status).send({ ...body, detail: message });
+  }
+  if (dialect === 'es') {
+    const type = status === 401 || status === 403 ? 'security_exception' : status === 429 ? 'es_rejected_execution_exception' : status === 413 ? 'content_too_long_exception' : 'illegal_argument_exception';
+    if (status === 401) reply.header('www-authenticate', 'Basic realm="procwatch", charset="UTF-8"');
+    return reply.code(status).header('x-elastic-product', 'Elasticsearch').send(esError(status, type, message));
+  }
+  return reply.code(status).send({ error: message });
+}
+
+function readVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+interface StaticFile {
+  type: string;
+  body: Buffer;
+}
+
+function loadConsole(): Map<string, StaticFile> {
+  const files = new Map<string, StaticFile>();
+  const types: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+  for (const [name, type] of Object.entries(types)) {
+    try {
+      files.set(name, { type, body: readFileSync(new URL(`../../web/${name}`, import.meta.url)) });
+    } catch {
+      // The console is optional: the API works without it.
+    }
+  }
+  return files;
+}
+
+export async function startServer(config: ServeConfig, overrides: ServerOverrides = {}): Promise<RunningServer> {
+  const notice = overrides.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const startedAt = Date.now();
+  const version = readVersion();
+
+  let tokens = config.tokens;
+  if (tokens.length === 0) {
+    const t = ensureDataDirToken(config.dataDir);
+    tokens = [{ name: 'default', token: t.token }];
+    if (t.generated) notice(`procwatch: generated an API token (kept in ${t.path}):\n  ${t.token}`);
+  }
+  const auth = new Authenticator(tokens);
+
+  const store = overrides.store ?? openStore({ dataDir: config.dataDir, durability: config.durability });
+  const pipeline =
+    overrides.pipeline ??
+    (await createPipeline({
+      rules: { paths: config.rules.paths, builtin: config.rules.builtin },
+      ...(config.correlationConfig ? { correlation: { configPath: config.correlationConfig } } : {}),
+    }));
+  for (const e of pipeline.ruleErrors) notice(`procwatch: rule ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}`);
+
+  const metrics = new Metrics();
+  const hub = new SseHub();
+  const suppressions = new SuppressionIndex(await store.listSuppressions());
+  const runner = new ActionRunner({
+    store,
+    workflows: config.workflows,
+    onOutcome: (kind, status) => metrics.actions.inc({ kind, status }),
+    onError: (err) => {
+      metrics.errors.inc({ component: 'respond' });
+      notice(`procwatch: response runner: ${err.message}`);
+    },
+  });
+
+  const ingestor = new Ingestor({
+    store,
+    detector: pipeline,
+    workflows: config.workflows,
+    suppressions,
+    metrics,
+    queueEvents: config.limits.queueEvents,
+    commitEvents: config.limits.commitEvents,
+    expectedEvents: config.retention.maxEvents,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    onCommitted: (alerts, actionIds, hits) => {
+      for (const a of alerts) {
+        hub.publish('alert', a.id, {
+          ...alertView({
+            ...a,
+            status: 'open',
+            assignee: null,
+            statusReason: null,
+            user: a.user ?? null,
+            incidentId: a.incidentId ?? null,
+            createdAt: Date.now(),
+            updatedAt: Date.now(),
+          }),
+        });
+      }
+      for (const id of hits) store.countSuppressionHit(id).catch(() => metrics.errors.inc({ component: 'store' }));
+      if (actionIds.length > 0) runner.kick();
+    },
+    onDetectionError: (err, ev) => {
+      notice(`procwatch: detection failed on ${ev.system.computer} ${ev.system.channel} record ${ev.system.recordId ?? '?'}: ${err.message}`);
+      store.audit({
+        actor: 'procwatch',
+        action: 'detection.error',
+        targetType: 'event',
+        targetId: `${ev.system.computer}|${ev.system.channel}|${ev.system.recordId ?? ''}`,
+        detail: { error: err.message },
+      }).catch(() => metrics.errors.inc({ component: 'store' }));
+    },
+  });
+  await ingestor.loadKeys();
+  const replayed = await ingestor.warmUp();
+  if (replayed > 0) notice(`procwatch: correlation state rebuilt from ${replayed} retained events`);
+
+  metrics.gauge('procwatch_queue_events', 'Events waiting for commit.', () => ingestor.depth);
+  metrics.gauge('procwatch_queue_capacity_events', 'Queue bound (429 beyond).', () => config.limits.queueEvents);
+  metrics.gauge('procwatch_stream_subscribers', 'SSE clients connected.', () => hub.size);
+  metrics.gauge('procwatch_rules_loaded', 'Rules loaded.', () => pipeline.rules.length);
+
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.limits.bodyBytes,
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } } : {}),
+    return503OnClosing: true,
+    // A client must deliver its whole request within this time (slow uploads would hold the in-flight budget).
+    requestTimeout: 120_000,
+  }) as unknown as FastifyInstance;
+
+  // Every body arrives as a Buffer (decompressed, size-checked); each route decides how to read it.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (req, payload, done) => {
+    readBody(payload, req.headers['content-encoding'], config.limits, req.headers['content-length']).then(
+      (buf) => done(null, buf),
+      (err: Error) => done(err, undefined),
+    );
+  });
+
+  // Bytes of ingest bodies being received/decoded now (released when the response is done or the client goes).
+  let inflight = 0;
+  metrics.gauge('procwatch_inflight_body_bytes', 'Ingest request bytes being received or decoded.', () => inflight);
+  app.addHook('onRequest', async (req, reply) => {
+    const path = pathOf(req);
+    if (PUBLIC_PATHS.has(path) || path === '/console' || path.startsWith('/console/')) return;
+    if (path === '/' && req.method === 'GET' && !req.headers.authorization && (req.headers.accept ?? '').includes('text/html')) {
+      return reply.redirect('/console/');
+    }
+    const r = auth.check(req.headers.authorization);
+    if (!r.ok) return sendError(reply, path, r.status, r.reason);
+    (req as FastifyRequest & { actor?: string }).actor = r.actor;
+    if (isIngest(path)) {
+      const declared = Number(req.headers['content-length']);
+      const cost = Number.isFinite(declared) ? Math.min(declared, config.limits.bodyBytes) : config.limits.bodyBytes;
+      const busy = ingestor.full() ? 'ingest queue full' : inflight > 0 && inflight + cost > config.limits.inflightBytes ? 'too many request bodies in progress' : undefined;
+      if (busy) {
+        metrics.rejected.inc();
+        reply.header('retry-after', '1');
+        return sendError(reply, path, 429, `${busy}; retry after 1 s`);
+      }
+      inflight += cost;
+      reply.raw.once('close', () => {
+        inflight -= cost;
+      });
+    }
+    return undefined;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', code: String(reply.statusCode) });
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const path = pathOf(req);
+    if (err instanceof HttpError) {
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+      return sendError(reply, path, err.status, err.message);
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, path, err.statusCode, err.message);
+    metrics.errors.inc({ component: 'http' });
+    notice(`procwatch: ${req.method} ${path}: ${err.stack ?? err.message}`);
+    return sendError(reply, path, 503, `internal error: ${err.message}; the batch was not committed, retry`);
+  });
+
+  app.setNotFoundHandler((req, reply) => sendError(reply, pathOf(req), 404, `no route ${req.method} ${pathOf(req)}`));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  const consoleFiles = loadConsole();
+  const securityHeaders = {
+    'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-cache',
+  };
+  app.get('/console', async (_req, reply) => reply.redirect('/console/'));
+  app.get('/console/*', async (req, reply) => {
+    const name = (req.params as { '*': string })['*'] || 'index.html';
+    const f = consoleFiles.get(name);
+    if (!f) throw new HttpError(404, `no file ${name}`);
+    return reply.headers(securityHeaders).type(f.type).send(f.body);
+  });
+
+  registerIngestRoutes(app, { ingestor, metrics, esVersion: config.elasticsearchVersion });
+  registerApiRoutes(app, {
+    store,
+    runner,
+    ingestor,
+    metrics,
+    hub,
+    suppressions,
+    rules: pipeline.rules,
+    ruleErrors: pipeline.ruleErrors,
+    ruleWarnings: pipeline.warnings,
+    queueCapacity: config.limits.queueEvents,
+    version,
+    startedAt,
+  });
+
+  const pruneTimer = setInterval(() => {
+    store.pruneEvents(config.retention.hours * 3_600_000, config.retention.maxEvents).catch(() => metrics.errors.inc({ component: 'retention' }));
+  }, 60_000);
+  pruneTimer.unref();
+
+  await runner.start();
+  await app.listen({ host: config.host, port: config.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
+
+  let closed = false;
+  return {
+    url,
+    port,
+    app,
+    store,
+    ingestor,
+    runner,
+    metrics,
+    pipeline,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(pruneTimer);
+      hub.close();
+      await app.close();
+      await ingestor.drained();
+      await runner.stop();
+      await store.close();
+    },
+  };
+}

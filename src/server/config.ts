@@ -1,0 +1,197 @@
+/**
+ * `procwatch serve` settings: YAML config file, then command-line flags and PROCWATCH_TOKEN on top.
+ * Validated once; every error names the key.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve, dirname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { parseWorkflows, ConfigError, type Workflow } from '../respond/config.js';
+
+export { ConfigError };
+
+export interface ApiToken {
+  /** Shown as the actor in the audit log. */
+  name: string;
+  token: string;
+}
+
+export interface ServeConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Empty: a token is generated (or read) in the data directory. */
+  tokens: ApiToken[];
+  tls?: { cert: string; key: string };
+  limits: {
+    /** Bytes on the wire per request. */
+    bodyBytes: number;
+    /** Bytes after gzip/deflate decompression (zip bombs). */
+    decompressedBytes: number;
+    /** Events waiting for commit before ingest answers 429. */
+    queueEvents: number;
+    /**
+     * Request bytes being received and decoded at once (Content-Length, or body_bytes when unknown) before
+     * ingest answers 429: bounds the memory of bodies not yet in the queue.
+     */
+    inflightBytes: number;
+    /** Events committed per transaction at most (group commit). */
+    commitEvents: number;
+  };
+  durability: 'full' | 'normal';
+  retention: { hours: number; maxEvents: number };
+  rules: { paths: string[]; builtin: boolean };
+  /** Correlation/triage YAML (incidents, suppressions) handed to the correlator. */
+  correlationConfig?: string;
+  elasticsearchVersion: string;
+  publicUrl?: string;
+  workflows: Workflow[];
+}
+
+export interface CliServeOptions {
+  host?: string;
+  port?: string | number;
+  data?: string;
+  token?: string;
+  config?: string;
+  rules?: string[];
+  builtin?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export const DEFAULT_PORT = 8088;
+
+export function defaultConfig(): ServeConfig {
+  return {
+    host: '127.0.0.1',
+    port: DEFAULT_PORT,
+    dataDir: resolve('procwatch-data'),
+    tokens: [],
+    limits: { bodyBytes: 16 << 20, decompressedBytes: 128 << 20, queueEvents: 20_000, commitEvents: 10_000, inflightBytes: 128 << 20 },
+    durability: 'full',
+    retention: { hours: 72, maxEvents: 1_000_000 },
+    rules: { paths: [], builtin: true },
+    elasticsearchVersion: '8.15.0',
+    workflows: [],
+  };
+}
+
+/** Reads the YAML file (if any) and applies the command-line options over it. */
+export function loadServeConfig(cli: CliServeOptions, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const cfg = defaultConfig();
+  if (cli.config) {
+    let text: string;
+    try {
+      text = readFileSync(cli.config, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${cli.config}: ${(err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (err) {
+      throw new ConfigError(`${cli.config}: ${(err as Error).message}`);
+    }
+    applyYaml(cfg, doc ?? {}, dirname(resolve(cli.config)));
+  }
+  if (cli.host) cfg.host = cli.host;
+  if (cli.port !== undefined) cfg.port = port(cli.port, '--port');
+  if (cli.data) cfg.dataDir = resolve(cli.data);
+  const token = cli.token ?? env.PROCWATCH_TOKEN;
+  if (token) cfg.tokens = [{ name: 'default', token: checkToken(token, cli.token ? '--token' : 'PROCWATCH_TOKEN') }, ...cfg.tokens];
+  if (cli.rules && cli.rules.length > 0) cfg.rules.paths = [...cfg.rules.paths, ...cli.rules.map((p) => resolve(p))];
+  if (cli.builtin === false) cfg.rules.builtin = false;
+  if (cli.tlsCert || cli.tlsKey) {
+    if (!cli.tlsCert || !cli.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together');
+    cfg.tls = { cert: resolve(cli.tlsCert), key: resolve(cli.tlsKey) };
+  }
+  return cfg;
+}
+
+function applyYaml(cfg: ServeConfig, doc: unknown, base: string): void {
+  if (!isObject(doc)) throw new ConfigError('config: expected a YAML mapping at the top');
+  const known = new Set(['host', 'port', 'data', 'token', 'tokens', 'tls', 'limits', 'durability', 'retention', 'rules', 'correlation', 'elasticsearch', 'public_url', 'response']);
+  for (const k of Object.keys(doc)) if (!known.has(k)) throw new ConfigError(`config: unknown key "${k}"`);
+  if (doc.host !== undefined) cfg.host = str(doc.host, 'host');
+  if (doc.port !== undefined) cfg.port = port(doc.port, 'port');
+  if (doc.data !== undefined) cfg.dataDir = resolve(base, str(doc.data, 'data'));
+  if (doc.token !== undefined) cfg.tokens.push({ name: 'default', token: checkToken(str(doc.token, 'token'), 'token') });
+  if (doc.tokens !== undefined) {
+    if (!Array.isArray(doc.tokens)) throw new ConfigError('tokens: expected a list of {name, token}');
+    doc.tokens.forEach((t, i) => {
+      if (!isObject(t)) throw new ConfigError(`tokens[${i}]: expected {name, token}`);
+      cfg.tokens.push({ name: str(t.name, `tokens[${i}].name`), token: checkToken(str(t.token, `tokens[${i}].token`), `tokens[${i}].token`) });
+    });
+  }
+  if (doc.tls !== undefined) {
+    if (!isObject(doc.tls)) throw new ConfigError('tls: expected {cert, key}');
+    cfg.tls = { cert: resolve(base, str(doc.tls.cert, 'tls.cert')), key: resolve(base, str(doc.tls.key, 'tls.key')) };
+  }
+  if (doc.limits !== undefined) {
+    if (!isObject(doc.limits)) throw new ConfigError('limits: expected a mapping');
+    const l = doc.limits;
+    if (l.body_bytes !== undefined) cfg.limits.bodyBytes = int(l.body_bytes, 'limits.body_bytes', 1024);
+    if (l.decompressed_bytes !== undefined) cfg.limits.decompressedBytes = int(l.decompressed_bytes, 'limits.decompressed_bytes', 1024);
+    if (l.queue_events !== undefined) cfg.limits.queueEvents = int(l.queue_events, 'limits.queue_events', 1);
+    if (l.commit_events !== undefined) cfg.limits.commitEvents = int(l.commit_events, 'limits.commit_events', 1);
+    if (l.inflight_bytes !== undefined) cfg.limits.inflightBytes = int(l.inflight_bytes, 'limits.inflight_bytes', 1024);
+  }
+  if (doc.durability !== undefined) {
+    if (doc.durability !== 'full' && doc.durability !== 'normal') throw new ConfigError('durability: expected full or normal');
+    cfg.durability = doc.durability;
+  }
+  if (doc.retention !== undefined) {
+    if (!isObject(doc.retention)) throw new ConfigError('retention: expected {hours, max_events}');
+    if (doc.retention.hours !== undefined) cfg.retention.hours = num(doc.retention.hours, 'retention.hours');
+    if (doc.retention.max_events !== undefined) cfg.retention.maxEvents = int(doc.retention.max_events, 'retention.max_events', 0);
+  }
+  if (doc.rules !== undefined) {
+    if (!isObject(doc.rules)) throw new ConfigError('rules: expected {paths, builtin}');
+    const paths = doc.rules.paths ?? [];
+    if (!Array.isArray(paths)) throw new ConfigError('rules.paths: expected a list');
+    cfg.rules.paths = paths.map((p, i) => resolve(base, str(p, `rules.paths[${i}]`)));
+    if (doc.rules.builtin !== undefined) {
+      if (typeof doc.rules.builtin !== 'boolean') throw new ConfigError('rules.builtin: expected true or false');
+      cfg.rules.builtin = doc.rules.builtin;
+    }
+  }
+  if (doc.correlation !== undefined) {
+    if (!isObject(doc.correlation)) throw new ConfigError('correlation: expected {config: path}');
+    cfg.correlationConfig = resolve(base, str(doc.correlation.config, 'correlation.config'));
+  }
+  if (doc.elasticsearch !== undefined) {
+    if (!isObject(doc.elasticsearch)) throw new ConfigError('elasticsearch: expected {version}');
+    const v = str(doc.elasticsearch.version, 'elasticsearch.version');
+    if (!/^\d+\.\d+\.\d+$/.test(v)) throw new ConfigError('elasticsearch.version: expected x.y.z');
+    cfg.elasticsearchVersion = v;
+  }
+  if (doc.public_url !== undefined) cfg.publicUrl = str(doc.public_url, 'public_url');
+  if (doc.response !== undefined) cfg.workflows = parseWorkflows(doc.response);
+}
+
+function checkToken(t: string, at: string): string {
+  if (t.length < 16) throw new ConfigError(`${at}: a token must be at least 16 characters`);
+  if (/[\s:]/.test(t)) throw new ConfigError(`${at}: a token must not contain whitespace or ':'`);
+  return t;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function str(v: unknown, at: string): string {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${at}: expected a non-empty string`);
+  return v;
+}
+function num(v: unknown, at: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ConfigError(`${at}: expected a non-negative number`);
+  return v;
+}
+function int(v: unknown, at: string, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ConfigError(`${at}: expected an integer >= ${min}`);
+  return v;
+}
+function port(v: unknown, at: string): number {
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${at}: expected a port number 0-65535`);
+  return n;
+}

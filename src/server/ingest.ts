@@ -1,0 +1,264 @@
+/**
+ * The ingest path after decoding: a bounded queue of batches and one writer that commits them in groups.
+ *
+ *   request → decode → submit(events) ─┐
+ *   request → decode → submit(events) ─┼→ queue (bounded: 429 beyond) → writer: one transaction per group:
+ *                                       │     store new events, run detection on them, store alerts,
+ *                                       │     incidents and planned actions → fsync → answer every request
+ *
+ * A request is answered only after its events are committed, so a 2xx means "on disk". Events already
+ * stored (a re-sent batch) are recognised by key and not detected again, so no alert is made twice.
+ */
+import { createHash } from 'node:crypto';
+import type { Alert, Severity } from '../model/alert.js';
+import { eventKey, SECURITY_PROVIDER, SYSMON_PROVIDER, type WinEvent } from '../model/event.js';
+import { toEcsAlert } from '../output/ecs.js';
+import type { Detected, EventRecord, NewAlert, Store } from '../store/types.js';
+import { planActions, type Workflow } from '../respond/index.js';
+import { OverloadedError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import type { SuppressionIndex } from './suppress.js';
+import { KeyFilter } from './keyFilter.js';
+
+/** The part of the pipeline the service needs. */
+export interface Detector {
+  handle(event: WinEvent): Alert[];
+}
+
+export interface BatchOutcome {
+  received: number;
+  stored: number;
+  duplicates: number;
+  alerts: number;
+}
+
+export interface CommittedAlert {
+  alert: NewAlert;
+}
+
+export interface IngestorOptions {
+  store: Store;
+  detector: Detector;
+  workflows: Workflow[];
+  suppressions: SuppressionIndex;
+  metrics: Metrics;
+  queueEvents: number;
+  commitEvents: number;
+  /** Events the key filter is sized for (the retention bound). */
+  expectedEvents?: number;
+  publicUrl?: string;
+  /** After each commit: the alerts and actions it created (SSE, action runner). */
+  onCommitted?: (alerts: NewAlert[], actionIds: string[], suppressionHits: number[]) => void;
+  /** Detection threw on an event (a bug): the event is stored without alerts and this is told. */
+  onDetectionError?: (err: Error, event: WinEvent) => void;
+}
+
+interface Job {
+  events: WinEvent[];
+  receivedAt: number;
+  resolve: (o: BatchOutcome) => void;
+  reject: (e: Error) => void;
+}
+
+/** Events whose documents correlation needs after a restart (process tree, lifetime, evidence). */
+const CORRELATION_EVENTS: Record<string, ReadonlySet<number>> = {
+  [SYSMON_PROVIDER.toLowerCase()]: new Set([1, 3, 5, 11, 22]),
+  [SECURITY_PROVIDER.toLowerCase()]: new Set([4688, 4689]),
+};
+
+export function storedKey(ev: WinEvent): string {
+  return createHash('sha256').update(eventKey(ev)).digest('hex').slice(0, 32);
+}
+
+export class Ingestor {
+  private readonly queue: Job[] = [];
+  private queued = 0;
+  private writing = false;
+  private scheduled = false;
+  private keys: KeyFilter;
+
+  constructor(private readonly o: IngestorOptions) {
+    this.keys = new KeyFilter(o.expectedEvents ?? 1_000_000);
+  }
+
+  /** Loads the keys of stored events into the key filter (start-up, and when it saturates). */
+  async loadKeys(): Promise<number> {
+    const filter = new KeyFilter(this.keys.capacity);
+    for await (const k of this.o.store.eventKeys()) filter.add(k);
+    this.keys = filter;
+    return filter.count;
+  }
+
+  /** Events waiting for commit (queue depth). */
+  get depth(): number {
+    return this.queued;
+  }
+
+  /** True when a new batch would be refused; checked before reading a body, to shed load early. */
+  full(): boolean {
+    return this.queued >= this.o.queueEvents;
+  }
+
+  /** Rebuilds correlation state from the retained events (after a restart). Alerts it re-derives already exist. */
+  async warmUp(): Promise<number> {
+    let n = 0;
+    for await (const rec of this.o.store.retainedEvents()) {
+      if (rec.doc === null) continue;
+      try {
+        this.o.detector.handle(JSON.parse(rec.doc) as WinEvent);
+      } catch {
+        // A stored event that no longer decodes or detects cleanly must not stop the start-up.
+      }
+      n++;
+    }
+    return n;
+  }
+
+  /** Queues a decoded batch; resolves once it is committed. `receivedAt` (performance.now() time) feeds the latency metric. */
+  submit(events: WinEvent[], receivedAt = performance.now()): Promise<BatchOutcome> {
+    if (events.length === 0) return Promise.resolve({ received: 0, stored: 0, duplicates: 0, alerts: 0 });
+    if (this.queued > 0 && this.queued + events.length > this.o.queueEvents) {
+      this.o.metrics.rejected.inc();
+      return Promise.reject(new OverloadedError(1));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ events, receivedAt, resolve, reject });
+      this.queued += events.length;
+      this.schedule();
+    });
+  }
+
+  /** Resolves when everything queued so far is committed. */
+  async drained(): Promise<void> {
+    while (this.queue.length > 0 || this.writing) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.writing) return;
+    this.scheduled = true;
+    // setImmediate: let the requests already read in this turn join the same group commit.
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    this.scheduled = false;
+    this.writing = true;
+    try {
+      while (this.queue.length > 0) {
+        const group: Job[] = [];
+        let n = 0;
+        while (this.queue.length > 0 && (group.length === 0 || n + this.queue[0]!.events.length <= this.o.commitEvents)) {
+          const job = this.queue.shift()!;
+          group.push(job);
+          n += job.events.length;
+        }
+        await this.commit(group);
+        this.queued -= n;
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private async commit(group: Job[]): Promise<void> {
+    const byKey = new Map<string, { ev: WinEvent; job: number }>();
+    group.forEach((job, j) => {
+      for (const ev of job.events) {
+        const key = storedKey(ev);
+        if (!byKey.has(key)) byKey.set(key, { ev, job: j });
+      }
+    });
+    const freshPerJob = group.map(() => 0);
+    const suppressionHits: number[] = [];
+    const started = performance.now();
+    let result;
+    try {
+      // One writer: nothing else stores events between this lookup and the commit below. Only keys the filter
+      // may have seen are looked up; a batch of new events costs no lookup at all.
+      if (this.keys.saturated) await this.loadKeys();
+      const maybe = [...byKey.keys()].filter((k) => this.keys.mightHave(k));
+      const known = maybe.length > 0 ? await this.o.store.knownKeys(maybe) : new Set<string>();
+      const fresh: EventRecord[] = [];
+      for (const [key, { ev, job }] of byKey) {
+        if (known.has(key)) continue;
+        freshPerJob[job]!++;
+        fresh.push({ key, time: ev.system.timeCreated, host: ev.system.computer, doc: needsDoc(ev) ? JSON.stringify(ev) : null });
+      }
+      const detected = fresh.length > 0 ? this.detect(fresh, byKey, suppressionHits) : { alerts: [], actions: [] };
+      result = await this.o.store.commit(fresh, detected);
+      for (const r of fresh) this.keys.add(r.key);
+    } catch (err) {
+      this.o.metrics.errors.inc({ component: 'store' });
+      const e = new Error(`store commit failed: ${(err as Error).message}`);
+      for (const job of group) job.reject(e);
+      return;
+    }
+    const done = performance.now();
+    this.o.metrics.commitSeconds.observe((done - started) / 1000);
+    const alertsPerJob = group.map(() => 0);
+    for (const a of result.alertsCreated) {
+      const j = byKey.get(a.eventKey)?.job;
+      if (j !== undefined) alertsPerJob[j]!++;
+      this.o.metrics.alerts.inc({ severity: a.severity });
+      if (a.suppressed) this.o.metrics.alertsSuppressed.inc();
+    }
+    const total = group.reduce((n, j) => n + j.events.length, 0);
+    this.o.metrics.eventsStored.inc({}, result.stored);
+    this.o.metrics.eventsDuplicate.inc({}, total - result.stored);
+    group.forEach((job, j) => {
+      this.o.metrics.ingestSeconds.observe((done - job.receivedAt) / 1000);
+      job.resolve({ received: job.events.length, stored: freshPerJob[j]!, duplicates: job.events.length - freshPerJob[j]!, alerts: alertsPerJob[j]! });
+    });
+    this.o.onCommitted?.(result.alertsCreated, result.actionsCreated, suppressionHits);
+  }
+
+  private detect(fresh: EventRecord[], byKey: Map<string, { ev: WinEvent }>, suppressionHits: number[]): Detected {
+    const out: Detected = { alerts: [], actions: [] };
+    for (const rec of fresh) {
+      const ev = byKey.get(rec.key)!.ev;
+      let alerts: Alert[];
+      try {
+        alerts = this.o.detector.handle(ev);
+      } catch (err) {
+        this.o.metrics.errors.inc({ component: 'detection' });
+        this.o.onDetectionError?.(err as Error, ev);
+        continue;
+      }
+      for (const alert of alerts) {
+        const doc = toEcsAlert(alert);
+        const severity: Severity = alert.context?.severity ?? alert.rule.level ?? 'medium';
+        let suppressed = alert.context?.suppressed !== undefined;
+        if (!suppressed) {
+          const s = this.o.suppressions.match(doc);
+          if (s) {
+            suppressed = true;
+            suppressionHits.push(s.id);
+            const pw = (doc.procwatch ?? {}) as Record<string, unknown>;
+            doc.procwatch = { ...pw, suppressed: { by: `suppression:${s.id}`, reason: s.reason } };
+          }
+        }
+        const na: NewAlert = {
+          id: alert.id,
+          eventKey: rec.key,
+          ruleId: alert.rule.id,
+          severity,
+          time: ev.system.timeCreated,
+          host: ev.system.computer,
+          ...(alert.process?.user?.name ? { user: alert.process.user.name } : {}),
+          ...(alert.context?.incident ? { incidentId: alert.context.incident.id } : {}),
+          suppressed,
+          doc,
+        };
+        out.alerts.push(na);
+        out.actions.push(
+          ...planActions({ id: alert.id, ruleId: alert.rule.id, severity, suppressed }, doc, this.o.workflows, this.o.publicUrl ? { publicUrl: this.o.publicUrl } : {}),
+        );
+      }
+    }
+    return out;
+  }
+}
+
+function needsDoc(ev: WinEvent): boolean {
+  return CORRELATION_EVENTS[ev.system.provider.toLowerCase()]?.has(ev.system.eventId) ?? false;
+}

@@ -1,0 +1,555 @@
+/**
+ * The embedded store: one SQLite file in WAL mode (better-sqlite3, synchronous API).
+ *
+ * Durability: WAL with `synchronous=FULL` by default — every commit fsyncs the WAL, so an acknowledged batch
+ * survives a power cut, not only a process crash. The service commits many requests in one transaction
+ * (group commit), so the fsync is paid per group, not per event. `durability: 'normal'` (synchronous=NORMAL)
+ * keeps every commit across a process crash (SIGKILL) but may lose the last commits on power loss; it is
+ * offered for hosts where that trade is acceptable.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Severity } from '../model/alert.js';
+import {
+  severityRank,
+  maxSeverity,
+  type ActionRow,
+  type ActionStatus,
+  type AlertQuery,
+  type AlertRow,
+  type AlertStatus,
+  type AuditEntry,
+  type Detected,
+  type EventRecord,
+  type IncidentQuery,
+  type IncidentRow,
+  type IngestResult,
+  type NewAuditEntry,
+  type NewSuppression,
+  type Page,
+  type StatusChange,
+  type Store,
+  type StoreCounts,
+  type Suppression,
+} from './types.js';
+
+export interface SqliteStoreOptions {
+  /** Database file path, or ':memory:' for tests. */
+  path: string;
+  durability?: 'full' | 'normal';
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  received_at INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  host TEXT NOT NULL,
+  doc TEXT
+);
+-- One row per commit: (last event seq, time). Retention by age finds its cut here instead of keeping an
+-- index on events.received_at, which would cost every insert.
+CREATE TABLE IF NOT EXISTS commits (
+  last_seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+  id TEXT PRIMARY KEY,
+  event_key TEXT NOT NULL,
+  rule_id TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  severity_rank INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open',
+  assignee TEXT,
+  status_reason TEXT,
+  time TEXT NOT NULL,
+  host TEXT NOT NULL,
+  user_name TEXT,
+  incident_id TEXT,
+  suppressed INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, time);
+CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);
+CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host);
+CREATE TABLE IF NOT EXISTS incidents (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  user_name TEXT,
+  first_seen TEXT NOT NULL,
+  last_seen TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  severity_rank INTEGER NOT NULL,
+  alert_count INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'open',
+  assignee TEXT,
+  status_reason TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seen);
+CREATE TABLE IF NOT EXISTS suppressions (
+  id INTEGER PRIMARY KEY,
+  rule_id TEXT, host TEXT, user_name TEXT, parent_image TEXT, command_line TEXT,
+  reason TEXT NOT NULL,
+  expires_at TEXT,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  hits INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS actions (
+  id TEXT PRIMARY KEY,
+  alert_id TEXT NOT NULL,
+  workflow TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  destructive INTEGER NOT NULL,
+  dry_run INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  request TEXT NOT NULL,
+  result TEXT,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_due ON actions(status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS actions_alert ON actions(alert_id);
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target_type TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_target ON audit(target_id);
+`;
+
+type Row = Record<string, unknown>;
+
+/** Keys looked up per statement in knownKeys (one round trip into SQLite per chunk, not per key). */
+const KEY_CHUNK = 256;
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.stmt = {
+      insertEvent: db.prepare('INSERT OR IGNORE INTO events (key, received_at, time, host, doc) VALUES (?, ?, ?, ?, ?)'),
+      hasEvent: db.prepare('SELECT 1 FROM events WHERE key = ?'),
+      knownChunk: db.prepare(`SELECT key FROM events WHERE key IN (${Array.from({ length: KEY_CHUNK }, () => '?').join(',')})`).pluck(),
+      lastSeq: db.prepare('SELECT max(seq) FROM events').pluck(),
+      insertCommit: db.prepare('INSERT OR REPLACE INTO commits (last_seq, at) VALUES (?, ?)'),
+      insertAlert: db.prepare(
+        `INSERT OR IGNORE INTO alerts (id, event_key, rule_id, severity, severity_rank, time, host, user_name, incident_id,
+           suppressed, created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getIncident: db.prepare('SELECT * FROM incidents WHERE id = ?'),
+      insertIncident: db.prepare(
+        `INSERT INTO incidents (id, host, user_name, first_seen, last_seen, severity, severity_rank, alert_count, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+      ),
+      widenIncident: db.prepare(
+        `UPDATE incidents SET first_seen = ?, last_seen = ?, severity = ?, severity_rank = ?, alert_count = alert_count + 1,
+           updated_at = ?, status = CASE WHEN status = 'closed' THEN 'open' ELSE status END WHERE id = ?`,
+      ),
+      insertAction: db.prepare(
+        `INSERT OR IGNORE INTO actions (id, alert_id, workflow, kind, status, destructive, dry_run, max_attempts, next_attempt_at,
+           request, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertAudit: db.prepare('INSERT INTO audit (time, actor, action, target_type, target_id, detail) VALUES (?, ?, ?, ?, ?, ?)'),
+    };
+  }
+
+  async knownKeys(keys: string[]): Promise<Set<string>> {
+    const known = new Set<string>();
+    for (let i = 0; i < keys.length; i += KEY_CHUNK) {
+      const chunk = keys.slice(i, i + KEY_CHUNK);
+      if (chunk.length === KEY_CHUNK) {
+        for (const k of this.stmt.knownChunk.all(...chunk) as string[]) known.add(k);
+      } else {
+        for (const k of chunk) if (this.stmt.hasEvent.get(k) !== undefined) known.add(k);
+      }
+    }
+    return known;
+  }
+
+  async commit(events: EventRecord[], detected: Detected): Promise<IngestResult> {
+    return this.commitSync(events, detected);
+  }
+
+  /** `knownKeys` + `commit` in one call, for callers in the same thread (tests, tools): detect sees only new events. */
+  async ingest(events: EventRecord[], detect: (fresh: EventRecord[]) => Detected): Promise<IngestResult> {
+    return this.db.transaction((): IngestResult => {
+      const seen = new Set<string>();
+      const fresh = events.filter((e) => !seen.has(e.key) && (seen.add(e.key), this.stmt.hasEvent.get(e.key) === undefined));
+      const r = this.commitSync(fresh, fresh.length > 0 ? detect(fresh) : { alerts: [], actions: [] });
+      return { ...r, duplicates: events.length - r.stored };
+    })();
+  }
+
+  private commitSync(events: EventRecord[], detected: Detected): IngestResult {
+    const run = this.db.transaction((): IngestResult => {
+      const now = Date.now();
+      let stored = 0;
+      for (const e of events) stored += this.stmt.insertEvent.run(e.key, now, e.time, e.host, e.doc).changes;
+      if (stored > 0) this.stmt.insertCommit.run(this.stmt.lastSeq.get(), now);
+      const alertsCreated = detected.alerts.filter(
+        (a) =>
+          this.stmt.insertAlert.run(
+            a.id, a.eventKey, a.ruleId, a.severity, severityRank(a.severity), a.time, a.host, a.user ?? null,
+            a.incidentId ?? null, a.suppressed ? 1 : 0, now, now, JSON.stringify(a.doc),
+          ).changes > 0,
+      );
+      for (const a of alertsCreated) {
+        if (a.incidentId && !a.suppressed) this.touchIncident({ id: a.incidentId, host: a.host, user: a.user, time: a.time, severity: a.severity }, now);
+      }
+      const actionsCreated: string[] = [];
+      for (const a of detected.actions) {
+        const r = this.stmt.insertAction.run(
+          a.id, a.alertId, a.workflow, a.kind, a.status, a.destructive ? 1 : 0, a.dryRun ? 1 : 0, a.maxAttempts, now,
+          JSON.stringify(a.request), now, now,
+        );
+        if (r.changes > 0) actionsCreated.push(a.id);
+      }
+      return { stored, duplicates: events.length - stored, alertsCreated, actionsCreated };
+    });
+    return run();
+  }
+
+  private touchIncident(inc: { id: string; host: string; user?: string; time: string; severity: Severity }, now: number): void {
+    const row = this.stmt.getIncident.get(inc.id) as Row | undefined;
+    if (!row) {
+      this.stmt.insertIncident.run(inc.id, inc.host, inc.user ?? null, inc.time, inc.time, inc.severity, severityRank(inc.severity), now, now);
+      return;
+    }
+    const first = String(row.first_seen) < inc.time ? String(row.first_seen) : inc.time;
+    const last = String(row.last_seen) > inc.time ? String(row.last_seen) : inc.time;
+    const sev = maxSeverity(row.severity as Severity, inc.severity);
+    this.stmt.widenIncident.run(first, last, sev, severityRank(sev), now, inc.id);
+  }
+
+  async *retainedEvents(): AsyncIterable<EventRecord> {
+    let after = 0;
+    for (;;) {
+      const page = this.retainedEventsPage(after, 5000);
+      for (const r of page.items) yield r;
+      if (page.items.length < 5000) return;
+      after = page.lastSeq;
+    }
+  }
+
+  async *eventKeys(): AsyncIterable<string> {
+    let after = 0;
+    for (;;) {
+      const page = this.eventKeysPage(after, 50_000);
+      yield* page.keys;
+      if (page.keys.length < 50_000) return;
+      after = page.lastSeq;
+    }
+  }
+
+  eventKeysPage(after: number, limit: number): { keys: string[]; lastSeq: number } {
+    const rows = this.db.prepare('SELECT seq, key FROM events WHERE seq > ? ORDER BY seq LIMIT ?').raw().all(after, limit) as [number, string][];
+    return { keys: rows.map((r) => r[1]), lastSeq: rows.length > 0 ? rows[rows.length - 1]![0] : after };
+  }
+
+  /** One page of retained events with documents, after sequence number `after` (worker paging). */
+  retainedEventsPage(after: number, limit: number): { items: EventRecord[]; lastSeq: number } {
+    const rows = this.db.prepare('SELECT seq, key, time, host, doc FROM events WHERE seq > ? AND doc IS NOT NULL ORDER BY seq LIMIT ?').all(after, limit) as Row[];
+    return {
+      items: rows.map((r) => ({ key: String(r.key), time: String(r.time), host: String(r.host), doc: r.doc as string })),
+      lastSeq: rows.length > 0 ? (rows[rows.length - 1]!.seq as number) : after,
+    };
+  }
+
+  async hasEvent(key: string): Promise<boolean> {
+    return this.stmt.hasEvent.get(key) !== undefined;
+  }
+
+  async pruneEvents(olderThanMs: number, maxEvents: number): Promise<number> {
+    return this.db.transaction((): number => {
+      const cutoff = Date.now() - olderThanMs;
+      const oldSeq = this.db.prepare('SELECT max(last_seq) FROM commits WHERE at < ?').pluck().get(cutoff) as number | null;
+      const byAge = oldSeq === null ? 0 : this.db.prepare('DELETE FROM events WHERE seq <= ?').run(oldSeq).changes;
+      this.db.prepare('DELETE FROM commits WHERE at < ?').run(cutoff);
+      const maxSeq = this.stmt.lastSeq.get() as number | null;
+      const byCount = maxSeq === null ? 0 : this.db.prepare('DELETE FROM events WHERE seq <= ?').run(maxSeq - maxEvents).changes;
+      return byAge + byCount;
+    })();
+  }
+
+  async listAlerts(q: AlertQuery): Promise<Page<AlertRow>> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.status) (where.push('status = ?'), args.push(q.status));
+    if (q.minSeverity) (where.push('severity_rank >= ?'), args.push(severityRank(q.minSeverity)));
+    if (q.ruleId) (where.push('rule_id = ?'), args.push(q.ruleId));
+    if (q.host) (where.push('host = ? COLLATE NOCASE'), args.push(q.host));
+    if (q.incidentId) (where.push('incident_id = ?'), args.push(q.incidentId));
+    if (q.suppressed !== undefined) (where.push('suppressed = ?'), args.push(q.suppressed ? 1 : 0));
+    if (q.since) (where.push('time >= ?'), args.push(q.since));
+    if (q.until) (where.push('time <= ?'), args.push(q.until));
+    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM alerts ${w}`).get(...args) as Row).n as number;
+    const rows = this.db
+      .prepare(`SELECT * FROM alerts ${w} ORDER BY time DESC, id LIMIT ? OFFSET ?`)
+      .all(...args, q.limit, q.offset) as Row[];
+    return { total, items: rows.map(alertRow) };
+  }
+
+  async getAlert(id: string): Promise<AlertRow | undefined> {
+    const r = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as Row | undefined;
+    return r ? alertRow(r) : undefined;
+  }
+
+  async updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined> {
+    return this.updateStatus('alerts', 'alert', id, change) ? this.getAlert(id) : undefined;
+  }
+
+  async listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.status) (where.push('status = ?'), args.push(q.status));
+    if (q.minSeverity) (where.push('severity_rank >= ?'), args.push(severityRank(q.minSeverity)));
+    if (q.host) (where.push('host = ? COLLATE NOCASE'), args.push(q.host));
+    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM incidents ${w}`).get(...args) as Row).n as number;
+    const rows = this.db
+      .prepare(`SELECT * FROM incidents ${w} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?`)
+      .all(...args, q.limit, q.offset) as Row[];
+    return { total, items: rows.map(incidentRow) };
+  }
+
+  async getIncident(id: string): Promise<IncidentRow | undefined> {
+    const r = this.stmt.getIncident.get(id) as Row | undefined;
+    return r ? incidentRow(r) : undefined;
+  }
+
+  async updateIncident(id: string, change: StatusChange): Promise<IncidentRow | undefined> {
+    return this.updateStatus('incidents', 'incident', id, change) ? this.getIncident(id) : undefined;
+  }
+
+  /** Status/assignee change and its audit entry, in one transaction. */
+  private updateStatus(table: 'alerts' | 'incidents', kind: string, id: string, change: StatusChange): boolean {
+    return this.db.transaction((): boolean => {
+      const before = this.db.prepare(`SELECT status, assignee FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
+      if (!before) return false;
+      const status = change.status ?? (before.status as AlertStatus);
+      const assignee = change.assignee === undefined ? (before.assignee as string | null) : change.assignee;
+      this.db
+        .prepare(`UPDATE ${table} SET status = ?, assignee = ?, status_reason = ?, updated_at = ? WHERE id = ?`)
+        .run(status, assignee, change.reason ?? null, Date.now(), id);
+      this.stmt.insertAudit.run(
+        Date.now(), change.actor, `${kind}.update`, kind, id,
+        JSON.stringify({ from: { status: before.status, assignee: before.assignee }, to: { status, assignee }, reason: change.reason ?? null }),
+      );
+      return true;
+    })();
+  }
+
+  async listSuppressions(): Promise<Suppression[]> {
+    return (this.db.prepare('SELECT * FROM suppressions ORDER BY id').all() as Row[]).map(suppressionRow);
+  }
+
+  async addSuppression(s: NewSuppression): Promise<Suppression> {
+    return this.db.transaction((): Suppression => {
+      const now = Date.now();
+      const r = this.db
+        .prepare(
+          `INSERT INTO suppressions (rule_id, host, user_name, parent_image, command_line, reason, expires_at, created_by, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(s.ruleId, s.host, s.user, s.parentImage, s.commandLine, s.reason, s.expiresAt, s.createdBy, now);
+      const id = Number(r.lastInsertRowid);
+      this.stmt.insertAudit.run(now, s.createdBy, 'suppression.create', 'suppression', String(id), JSON.stringify(s));
+      return suppressionRow(this.db.prepare('SELECT * FROM suppressions WHERE id = ?').get(id) as Row);
+    })();
+  }
+
+  async deleteSuppression(id: number, actor: string): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      const gone = this.db.prepare('DELETE FROM suppressions WHERE id = ?').run(id).changes > 0;
+      if (gone) this.stmt.insertAudit.run(Date.now(), actor, 'suppression.delete', 'suppression', String(id), '{}');
+      return gone;
+    })();
+  }
+
+  async countSuppressionHit(id: number): Promise<void> {
+    this.db.prepare('UPDATE suppressions SET hits = hits + 1 WHERE id = ?').run(id);
+  }
+
+  async dueActions(now: number, limit: number): Promise<ActionRow[]> {
+    const rows = this.db
+      .prepare(`SELECT * FROM actions WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`)
+      .all(now, limit) as Row[];
+    return rows.map(actionRow);
+  }
+
+  async getAction(id: string): Promise<ActionRow | undefined> {
+    const r = this.db.prepare('SELECT * FROM actions WHERE id = ?').get(id) as Row | undefined;
+    return r ? actionRow(r) : undefined;
+  }
+
+  async listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.alertId) (where.push('alert_id = ?'), args.push(q.alertId));
+    if (q.status) (where.push('status = ?'), args.push(q.status));
+    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM actions ${w}`).get(...args) as Row).n as number;
+    const rows = this.db.prepare(`SELECT * FROM actions ${w} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Row[];
+    return { total, items: rows.map(actionRow) };
+  }
+
+  async updateAction(
+    id: string,
+    patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>,
+  ): Promise<void> {
+    const cols: string[] = [];
+    const args: unknown[] = [];
+    if (patch.status !== undefined) (cols.push('status = ?'), args.push(patch.status));
+    if (patch.attempts !== undefined) (cols.push('attempts = ?'), args.push(patch.attempts));
+    if (patch.nextAttemptAt !== undefined) (cols.push('next_attempt_at = ?'), args.push(patch.nextAttemptAt));
+    if (patch.result !== undefined) (cols.push('result = ?'), args.push(patch.result === null ? null : JSON.stringify(patch.result)));
+    if (patch.lastError !== undefined) (cols.push('last_error = ?'), args.push(patch.lastError));
+    if (patch.dryRun !== undefined) (cols.push('dry_run = ?'), args.push(patch.dryRun ? 1 : 0));
+    cols.push('updated_at = ?');
+    args.push(Date.now());
+    this.db.prepare(`UPDATE actions SET ${cols.join(', ')} WHERE id = ?`).run(...args, id);
+  }
+
+  async requeueInterruptedActions(): Promise<number> {
+    return this.db.prepare(`UPDATE actions SET status = 'retrying', updated_at = ? WHERE status = 'running'`).run(Date.now()).changes;
+  }
+
+  async audit(entry: NewAuditEntry): Promise<void> {
+    this.stmt.insertAudit.run(Date.now(), entry.actor, entry.action, entry.targetType, entry.targetId, JSON.stringify(entry.detail));
+  }
+
+  async listAudit(q: { targetId?: string; limit: number; offset: number }): Promise<Page<AuditEntry>> {
+    const w = q.targetId ? 'WHERE target_id = ?' : '';
+    const args = q.targetId ? [q.targetId] : [];
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM audit ${w}`).get(...args) as Row).n as number;
+    const rows = this.db.prepare(`SELECT * FROM audit ${w} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Row[];
+    return {
+      total,
+      items: rows.map((r) => ({
+        seq: r.seq as number,
+        time: r.time as number,
+        actor: String(r.actor),
+        action: String(r.action),
+        targetType: String(r.target_type),
+        targetId: String(r.target_id),
+        detail: JSON.parse(String(r.detail)) as Record<string, unknown>,
+      })),
+    };
+  }
+
+  async counts(): Promise<StoreCounts> {
+    const n = (sql: string): number => (this.db.prepare(sql).get() as Row).n as number;
+    return {
+      events: n('SELECT count(*) AS n FROM events'),
+      alerts: n('SELECT count(*) AS n FROM alerts'),
+      openAlerts: n(`SELECT count(*) AS n FROM alerts WHERE status = 'open'`),
+      incidents: n('SELECT count(*) AS n FROM incidents'),
+      actionsPending: n(`SELECT count(*) AS n FROM actions WHERE status IN ('pending', 'retrying', 'pending_approval', 'running')`),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function str(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+function alertRow(r: Row): AlertRow {
+  return {
+    id: String(r.id),
+    ruleId: String(r.rule_id),
+    severity: r.severity as Severity,
+    status: r.status as AlertStatus,
+    assignee: str(r.assignee),
+    statusReason: str(r.status_reason),
+    time: String(r.time),
+    host: String(r.host),
+    user: str(r.user_name),
+    incidentId: str(r.incident_id),
+    suppressed: r.suppressed === 1,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    doc: JSON.parse(String(r.doc)) as Record<string, unknown>,
+  };
+}
+
+function incidentRow(r: Row): IncidentRow {
+  return {
+    id: String(r.id),
+    host: String(r.host),
+    user: str(r.user_name),
+    firstSeen: String(r.first_seen),
+    lastSeen: String(r.last_seen),
+    severity: r.severity as Severity,
+    alertCount: r.alert_count as number,
+    status: r.status as AlertStatus,
+    assignee: str(r.assignee),
+    statusReason: str(r.status_reason),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function suppressionRow(r: Row): Suppression {
+  return {
+    id: r.id as number,
+    ruleId: str(r.rule_id),
+    host: str(r.host),
+    user: str(r.user_name),
+    parentImage: str(r.parent_image),
+    commandLine: str(r.command_line),
+    reason: String(r.reason),
+    expiresAt: str(r.expires_at),
+    createdBy: String(r.created_by),
+    createdAt: r.created_at as number,
+    hits: r.hits as number,
+  };
+}
+
+function actionRow(r: Row): ActionRow {
+  return {
+    id: String(r.id),
+    alertId: String(r.alert_id),
+    workflow: String(r.workflow),
+    kind: String(r.kind),
+    status: r.status as ActionStatus,
+    destructive: r.destructive === 1,
+    dryRun: r.dry_run === 1,
+    attempts: r.attempts as number,
+    maxAttempts: r.max_attempts as number,
+    nextAttemptAt: r.next_attempt_at as number,
+    request: JSON.parse(String(r.request)) as Record<string, unknown>,
+    result: r.result === null ? null : (JSON.parse(String(r.result)) as Record<string, unknown>),
+    lastError: str(r.last_error),
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}

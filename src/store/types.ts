@@ -1,0 +1,249 @@
+/**
+ * The service's store: what `procwatch serve` keeps between requests and restarts.
+ *
+ * The interface is asynchronous so that a networked database (PostgreSQL) can implement it; the embedded
+ * SQLite store answers synchronously inside resolved promises. Documents (events, ECS alerts, action
+ * requests/results) are opaque JSON to the store: it indexes only the columns the API filters on.
+ */
+import type { Severity } from '../model/alert.js';
+
+export type AlertStatus = 'open' | 'acknowledged' | 'closed';
+export const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'closed'];
+
+/** One decoded event to remember: `key` identifies it across re-sends (a hash of eventKey()). */
+export interface EventRecord {
+  key: string;
+  /** Event time (ISO 8601). */
+  time: string;
+  host: string;
+  /** The WinEvent as JSON, or null when the event is not needed for correlation (only its key is kept). */
+  doc: string | null;
+}
+
+export interface NewAlert {
+  id: string;
+  eventKey: string;
+  ruleId: string;
+  severity: Severity;
+  time: string;
+  host: string;
+  user?: string;
+  incidentId?: string;
+  suppressed: boolean;
+  /** The ECS alert document (as `scan --format json` writes it). */
+  doc: Record<string, unknown>;
+}
+
+export type ActionStatus =
+  | 'pending'
+  | 'pending_approval'
+  | 'running'
+  | 'retrying'
+  | 'succeeded'
+  | 'failed'
+  | 'dead_letter'
+  | 'dry_run'
+  | 'rejected';
+
+export interface NewAction {
+  /** Deterministic (alert id + workflow name) so a re-sent batch schedules nothing twice. */
+  id: string;
+  alertId: string;
+  workflow: string;
+  kind: string;
+  status: ActionStatus;
+  destructive: boolean;
+  dryRun: boolean;
+  maxAttempts: number;
+  /** What will be (or, in dry-run, would be) executed: URL + body, or argv. */
+  request: Record<string, unknown>;
+}
+
+export interface ActionRow extends NewAction {
+  attempts: number;
+  nextAttemptAt: number;
+  result: Record<string, unknown> | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * What detection produced for the fresh (not yet seen) events of a batch; written in the same transaction.
+ * Each new, unsuppressed alert with an incident id creates that incident or widens it (times, severity, count).
+ */
+export interface Detected {
+  alerts: NewAlert[];
+  actions: NewAction[];
+}
+
+export interface IngestResult {
+  /** Events stored by this call. */
+  stored: number;
+  /** Events already known (a re-sent batch). */
+  duplicates: number;
+  /** Alerts created by this call (an alert that already existed is not counted). */
+  alertsCreated: NewAlert[];
+  actionsCreated: string[];
+}
+
+export interface AlertRow {
+  id: string;
+  ruleId: string;
+  severity: Severity;
+  status: AlertStatus;
+  assignee: string | null;
+  statusReason: string | null;
+  time: string;
+  host: string;
+  user: string | null;
+  incidentId: string | null;
+  suppressed: boolean;
+  createdAt: number;
+  updatedAt: number;
+  doc: Record<string, unknown>;
+}
+
+export interface IncidentRow {
+  id: string;
+  host: string;
+  user: string | null;
+  firstSeen: string;
+  lastSeen: string;
+  severity: Severity;
+  alertCount: number;
+  status: AlertStatus;
+  assignee: string | null;
+  statusReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AlertQuery {
+  status?: AlertStatus;
+  /** At least this severity. */
+  minSeverity?: Severity;
+  ruleId?: string;
+  host?: string;
+  incidentId?: string;
+  suppressed?: boolean;
+  /** Event time bounds (ISO 8601, inclusive). */
+  since?: string;
+  until?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface IncidentQuery {
+  status?: AlertStatus;
+  minSeverity?: Severity;
+  host?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface Page<T> {
+  total: number;
+  items: T[];
+}
+
+export interface StatusChange {
+  status?: AlertStatus;
+  assignee?: string | null;
+  reason?: string;
+  actor: string;
+}
+
+export interface Suppression {
+  id: number;
+  ruleId: string | null;
+  host: string | null;
+  user: string | null;
+  parentImage: string | null;
+  /** Case-insensitive wildcard pattern (`*`, `?`) on the command line. */
+  commandLine: string | null;
+  reason: string;
+  expiresAt: string | null;
+  createdBy: string;
+  createdAt: number;
+  hits: number;
+}
+
+export type NewSuppression = Omit<Suppression, 'id' | 'createdAt' | 'hits'>;
+
+export interface AuditEntry {
+  seq: number;
+  time: number;
+  actor: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  detail: Record<string, unknown>;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'seq' | 'time'>;
+
+export interface StoreCounts {
+  events: number;
+  alerts: number;
+  openAlerts: number;
+  incidents: number;
+  actionsPending: number;
+}
+
+export interface Store {
+  /**
+   * Which of these event keys are already stored (a re-sent batch). The service asks before detection so an
+   * event is detected once; it runs one writer, so nothing can slip in between this call and `commit`.
+   */
+  knownKeys(keys: string[]): Promise<Set<string>>;
+  /**
+   * Stores new events with what detection made of them (alerts, incident updates, actions) atomically and
+   * durably: when the promise resolves, everything is on disk. Events and alerts already present are skipped.
+   */
+  commit(events: EventRecord[], detected: Detected): Promise<IngestResult>;
+  /** Events still retained, oldest first (to rebuild correlation state after a restart). */
+  retainedEvents(): AsyncIterable<EventRecord>;
+  /** Keys of every stored event (to prime the service's key filter). */
+  eventKeys(): AsyncIterable<string>;
+  hasEvent(key: string): Promise<boolean>;
+  /** Drops events beyond the retention bounds; returns how many went. */
+  pruneEvents(olderThanMs: number, maxEvents: number): Promise<number>;
+
+  listAlerts(q: AlertQuery): Promise<Page<AlertRow>>;
+  getAlert(id: string): Promise<AlertRow | undefined>;
+  updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined>;
+  listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>>;
+  getIncident(id: string): Promise<IncidentRow | undefined>;
+  updateIncident(id: string, change: StatusChange): Promise<IncidentRow | undefined>;
+
+  listSuppressions(): Promise<Suppression[]>;
+  addSuppression(s: NewSuppression): Promise<Suppression>;
+  deleteSuppression(id: number, actor: string): Promise<boolean>;
+  countSuppressionHit(id: number): Promise<void>;
+
+  /** Actions whose turn has come (pending/retrying with nextAttemptAt <= now). */
+  dueActions(now: number, limit: number): Promise<ActionRow[]>;
+  getAction(id: string): Promise<ActionRow | undefined>;
+  listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>>;
+  updateAction(
+    id: string,
+    patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>,
+  ): Promise<void>;
+  /** After a crash, actions caught `running` go back to the queue (delivery is at-least-once). */
+  requeueInterruptedActions(): Promise<number>;
+
+  audit(entry: NewAuditEntry): Promise<void>;
+  listAudit(q: { targetId?: string; limit: number; offset: number }): Promise<Page<AuditEntry>>;
+
+  counts(): Promise<StoreCounts>;
+  close(): Promise<void>;
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { informational: 0, low: 1, medium: 2, high: 3, critical: 4 };
+export function severityRank(s: Severity): number {
+  return SEVERITY_RANK[s] ?? 2;
+}
+export function maxSeverity(a: Severity, b: Severity): Severity {
+  return severityRank(a) >= severityRank(b) ? a : b;
+}

@@ -1,0 +1,105 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadServeConfig, ConfigError } from '../../src/server/config.js';
+import { extractToken } from '../../src/server/auth.js';
+import { splitHec } from '../../src/server/hec.js';
+import { parseBulk } from '../../src/server/elastic.js';
+
+function withConfig(yaml: string, fn: (path: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-cfg-'));
+  try {
+    const p = join(dir, 'serve.yml');
+    writeFileSync(p, yaml);
+    fn(p);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('config: YAML file, then flags and PROCWATCH_TOKEN on top; relative paths resolve from the file', () => {
+  withConfig(
+    ['port: 9200', 'data: ./state', 'tokens: [{name: beats, token: "beats-token-1234567890"}]', 'limits: {queue_events: 500}', 'durability: normal',
+      'retention: {hours: 1, max_events: 10}', 'rules: {paths: [./rules], builtin: false}',
+      'response: {workflows: [{name: h, type: webhook, url: "http://127.0.0.1:1/"}]}'].join('\n'),
+    (path) => {
+      const c = loadServeConfig({ config: path, port: '7000' }, { PROCWATCH_TOKEN: 'env-token-1234567890' });
+      assert.equal(c.port, 7000, 'flag wins');
+      assert.equal(c.host, '127.0.0.1', 'loopback by default');
+      assert.equal(c.dataDir, join(path, '..', 'state'));
+      assert.deepEqual(c.tokens.map((t) => t.name), ['default', 'beats']);
+      assert.equal(c.tokens[0]!.token, 'env-token-1234567890');
+      assert.equal(c.limits.queueEvents, 500);
+      assert.equal(c.durability, 'normal');
+      assert.deepEqual(c.retention, { hours: 1, maxEvents: 10 });
+      assert.deepEqual(c.rules, { paths: [join(path, '..', 'rules')], builtin: false });
+      assert.equal(c.workflows[0]!.name, 'h');
+    },
+  );
+});
+
+test('config errors name the key', () => {
+  withConfig('prot: 80\n', (path) => assert.throws(() => loadServeConfig({ config: path }), (e: Error) => e instanceof ConfigError && /unknown key "prot"/.test(e.message)));
+  withConfig('limits: {queue_events: -1}\n', (path) => assert.throws(() => loadServeConfig({ config: path }), /limits.queue_events/));
+  withConfig('durability: sometimes\n', (path) => assert.throws(() => loadServeConfig({ config: path }), /durability/));
+  withConfig('port: [\n', (path) => assert.throws(() => loadServeConfig({ config: path }), ConfigError));
+  assert.throws(() => loadServeConfig({ token: 'short' }, {}), /at least 16/);
+  assert.throws(() => loadServeConfig({ port: '99999' }, {}), /--port/);
+  assert.throws(() => loadServeConfig({ tlsCert: 'a.pem' }, {}), /go together/);
+  assert.throws(() => loadServeConfig({ config: '/nonexistent/serve.yml' }, {}), /nonexistent/);
+});
+
+test('token extraction from every Authorization form', () => {
+  const t = 'tok-0123456789abcdef';
+  assert.equal(extractToken(`Bearer ${t}`), t);
+  assert.equal(extractToken(`splunk ${t}`), t);
+  assert.equal(extractToken(`Basic ${Buffer.from(`elastic:${t}`).toString('base64')}`), t);
+  assert.equal(extractToken(`ApiKey ${Buffer.from(`key-id:${t}`).toString('base64')}`), t);
+  assert.equal(extractToken(`ApiKey ${t}`), t);
+  assert.equal(extractToken(`Basic ${Buffer.from(t).toString('base64')}`), undefined, 'Basic without a password');
+  assert.equal(extractToken(`Digest ${t}`), undefined);
+  assert.equal(extractToken('Bearer'), undefined);
+});
+
+test('HEC bodies split back to back, with braces and quotes inside strings, one bad envelope numbered', () => {
+  const a = JSON.stringify({ event: 'a "}{" b \\" {', host: 'x' });
+  const body = `${a}${a}\n{"time": 1}\n  ${a}\n{"event": `;
+  const pieces = splitHec(body);
+  const cut = body.lastIndexOf('{"event": ');
+  assert.deepEqual(pieces.map((p) => ('error' in p ? p.error : 'ok')), ['ok', 'ok', 'event 3: Event field is required', 'ok', `event 5: unterminated JSON object at offset ${cut}`]);
+  assert.deepEqual((pieces[0] as { doc: unknown }).doc, JSON.parse(a));
+  // Garbage before an envelope: reported, and the envelope on the next line is still taken.
+  const resync = splitHec('garbage\n{"event":"x"}');
+  assert.equal(resync.length, 2);
+  assert.ok('error' in resync[0]! && 'doc' in resync[1]!);
+});
+
+test('bulk bodies: index/create pairs, delete/update refused per item, bad lines located', () => {
+  const items = parseBulk(['{"index":{"_index":"a"}}', '{"x":1}', '{"delete":{"_id":"1"}}', '{"create":{}}', '{bad', 'nonsense', '{"update":{}}', '{"doc":{}}', ''].join('\n'), 'dflt');
+  assert.deepEqual(items.map((i) => [i.op, i.index, i.line, i.error ?? 'ok']), [
+    ['index', 'a', 1, 'ok'],
+    ['delete', 'dflt', 3, 'delete is not supported: procwatch keeps events'],
+    ['create', 'dflt', 4, items[2]!.error!],
+    ['index', 'dflt', 6, items[3]!.error!],
+    ['update', 'dflt', 7, 'update is not supported: send events with index or create'],
+  ]);
+  assert.match(items[2]!.error!, /^line 5: document is not JSON/);
+  assert.match(items[3]!.error!, /^line 6: action is not JSON/);
+});
+
+test('key filter: never forgets a key, few false positives at capacity, saturation reported', async () => {
+  const { KeyFilter } = await import('../../src/server/keyFilter.js');
+  const { createHash } = await import('node:crypto');
+  const key = (i: number): string => createHash('sha256').update(String(i)).digest('hex').slice(0, 32);
+  const f = new KeyFilter(50_000);
+  for (let i = 0; i < 50_000; i++) f.add(key(i));
+  for (let i = 0; i < 50_000; i++) assert.ok(f.mightHave(key(i)));
+  let fp = 0;
+  for (let i = 50_000; i < 100_000; i++) if (f.mightHave(key(i))) fp++;
+  assert.ok(fp / 50_000 < 0.02, `false-positive rate ${fp / 50_000}`);
+  assert.equal(f.saturated, false);
+  for (let i = 0; i < 50_001; i++) f.add(key(100_000 + i));
+  assert.equal(f.saturated, true);
+});
