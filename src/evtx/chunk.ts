@@ -95,6 +95,9 @@ export function* parseChunk(input: Uint8Array, loc: ChunkLocation, settings: Par
 
   const ctx: BinXmlContext = { buf, view, names: new Map(), templates: new Map() };
   let off = CHUNK_HEADER_SIZE;
+  // Set once the walk had to skip damage by searching for the next record signature: what follows is
+  // recovered data, yielded but marked so counts can tell it from the records of an intact walk.
+  let resynced = false;
   while (off + RECORD_MIN_SIZE <= end) {
     const fileOffset = loc.fileOffset + off;
     if (view.getUint32(off, true) !== RECORD_SIGNATURE) {
@@ -107,6 +110,7 @@ export function* parseChunk(input: Uint8Array, loc: ChunkLocation, settings: Par
       }
       yield { error: { ...at, offset: fileOffset, reason: `${reason}; resumed at 0x${hex(next)}` } };
       off = next;
+      resynced = true;
       continue;
     }
     const size = view.getUint32(off + 4, true);
@@ -142,6 +146,7 @@ export function* parseChunk(input: Uint8Array, loc: ChunkLocation, settings: Par
           },
         };
       }
+      record.recovered = resynced;
       yield { record };
       continue;
     }
@@ -164,6 +169,7 @@ export function* parseChunk(input: Uint8Array, loc: ChunkLocation, settings: Par
     };
     if (resume < 0) break;
     off = resume;
+    resynced = true;
   }
 }
 

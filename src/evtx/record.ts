@@ -21,6 +21,12 @@ export interface EvtxRecord {
   /** File offset of the record. */
   offset: number;
   /**
+   * True when the record was found by scanning for the next record signature after damage in its chunk.
+   * Such records are real data (libevtx's recovery mode finds them too) but a reader that stops at the
+   * damage (the Rust crate, python-evtx) does not return them; counts are reported separately.
+   */
+  recovered?: boolean;
+  /**
    * The record's event rendered to an element tree (templates instantiated). Throws EvtxFormatError on damage.
    * The tree is read-only: literal nodes of a template are shared by every record that uses it.
    */
@@ -30,6 +36,7 @@ export interface EvtxRecord {
 export class ChunkRecord implements EvtxRecord {
   private tree: XmlNode | undefined;
   private ir: BxNode[] | undefined;
+  recovered = false;
 
   constructor(
     private readonly ctx: BinXmlContext,

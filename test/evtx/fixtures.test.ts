@@ -607,6 +607,22 @@ describe('EVTX parser on writer fixtures: damaged files', () => {
     const e = p.errors.find((x) => x.chunkIndex === 0);
     assert.ok(e, `size mismatch not reported: ${errs(p)}`);
     assert.ok(e.offset === rec.offset || e.recordId === 2, `error does not locate record 2 at 0x${rec.offset.toString(16)}: ${JSON.stringify(e)}`);
+    // Damage in chunk 0 must not taint the records of intact chunks, nor the records before it.
+    const recoveredIds = p.records.filter((r) => r.recovered).map((r) => r.recordId);
+    assert.ok(recoveredIds.every((id) => id > 2 && id <= 3), `only records after the damage in chunk 0 may be marked recovered: ${recoveredIds}`);
+    assert.deepEqual(parse(good.bytes).records.filter((r) => r.recovered), [], 'an intact file has no recovered records');
+  });
+
+  test('garbage between records: the walk resumes at the next signature and marks what follows as recovered', () => {
+    const bytes = good.bytes.slice();
+    const rec = good.chunks[1]!.records[0]!; // record 4, first of chunk 1
+    bytes.fill(0x41, rec.offset, rec.offset + 8); // destroy its signature and size
+    const p = parse(bytes);
+    const chunk1 = p.records.filter((r) => r.chunkIndex === 1);
+    assert.ok(chunk1.length > 0, `nothing recovered in chunk 1: ${errs(p)}`);
+    assert.ok(chunk1.every((r) => r.recovered), 'records found by the signature scan are marked recovered');
+    assert.ok(p.records.filter((r) => r.chunkIndex !== 1).every((r) => !r.recovered));
+    assert.ok(p.errors.some((x) => x.chunkIndex === 1 && /resumed/.test(x.reason)), `resync not reported: ${errs(p)}`);
   });
 
   test('record whose BinXml is garbage: reported (file, chunk, offset, record id) and the next one is read', () => {
