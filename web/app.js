@@ -68,7 +68,7 @@ const COLUMNS = {
     ['Severity', (a) => sevBadge(a.severity)],
     ['Host', (a) => a.host],
     ['User', (a) => a.user || ''],
-    ['Rule', (a) => get(a.alert, 'rule.name') || a.rule_id],
+    ['Rule', (a) => get(a.alert, 'rule.name') || a.rule_id, 'rule'],
     ['Status', (a) => a.status + (a.suppressed ? ' (suppressed)' : '')],
     ['Command line', (a) => get(a.alert, 'process.command_line') || '', 'cmd'],
   ],
