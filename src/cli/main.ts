@@ -7,6 +7,7 @@ import { registerScan } from './scan.js';
 import { registerDump } from './dump.js';
 import { registerRules } from './rules.js';
 import { registerServe } from './serve.js';
+import { registerWorker } from './worker.js';
 import { EXIT_USAGE } from './exit.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   registerDump(program, setExit);
   registerRules(program, setExit);
   registerServe(program, setExit);
+  registerWorker(program, setExit);
   try {
     await program.parseAsync(argv);
   } catch (err) {

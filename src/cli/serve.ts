@@ -24,6 +24,10 @@ export function registerServe(program: Command, setExit: SetExit): void {
     .option('--no-builtin', 'do not load the built-in rules')
     .option('--tls-cert <file>', 'PEM certificate: serve HTTPS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--store <url>', 'shared PostgreSQL store (postgres://user@host:port/db[?schema=NAME]) instead of SQLite in --data')
+    .option('--nats <url>', 'scale-out: publish decoded batches to NATS JetStream (nats://host:4222) for `procwatch worker`s; needs --store')
+    .option('--nats-stream <name>', 'JetStream stream name (default procwatch)')
+    .option('--partition-count <n>', 'host partitions of a new stream (default 8; an existing stream keeps its own)')
     .action(async (opts: CliServeOptions) => {
       let config;
       try {
@@ -46,7 +50,7 @@ export function registerServe(program: Command, setExit: SetExit): void {
         return;
       }
       process.stderr.write(
-        `procwatch serve: listening on ${server.url} (data ${config.dataDir}, ${server.pipeline.rules.length} rules, ${config.workflows.length} workflows)\n` +
+        `procwatch serve: listening on ${server.url} (${config.nats ? `JetStream ${config.nats.url}, ` : ''}${config.store ? `store ${redactUrl(config.store.url)}` : `data ${config.dataDir}`}, ${server.pipeline.rules.length} rules, ${config.workflows.length} workflows)\n` +
           `  console ${server.url}/console/  ingest ${server.url}/ingest  Elasticsearch ${server.url}  Splunk HEC ${server.url}/services/collector/event\n`,
       );
       await new Promise<void>((resolve) => {
@@ -64,4 +68,15 @@ export function registerServe(program: Command, setExit: SetExit): void {
       });
       setExit(EXIT_OK);
     });
+}
+
+/** A URL for logs: the password, if any, masked. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
 }

@@ -20,6 +20,8 @@ import { registerIngestRoutes } from './ingestRoutes.js';
 import { alertView, registerApiRoutes } from './apiRoutes.js';
 import { esError } from './elastic.js';
 import { HEC } from './hec.js';
+import { JetStreamPublisher } from '../distribute/publisher.js';
+import { PostgresStore } from '../store/postgres.js';
 
 export interface ServerOverrides {
   /** A ready pipeline (otherwise built from config.rules). */
@@ -115,7 +117,13 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   }
   const auth = new Authenticator(tokens);
 
-  const store = overrides.store ?? openStore({ dataDir: config.dataDir, durability: config.durability });
+  const store =
+    overrides.store ??
+    openStore({
+      dataDir: config.dataDir,
+      durability: config.durability,
+      ...(config.store ? { url: config.store.url, ...(config.store.schema ? { schema: config.store.schema } : {}) } : {}),
+    });
   const pipeline =
     overrides.pipeline ??
     (await createPipeline({
@@ -176,11 +184,45 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
       }).catch(() => metrics.errors.inc({ component: 'store' }));
     },
   });
-  await ingestor.loadKeys();
-  const replayed = await ingestor.warmUp();
-  if (replayed > 0) notice(`procwatch: correlation state rebuilt from ${replayed} retained events`);
+  // Scale-out (--nats): requests are published to JetStream and answered once it stored them; `procwatch
+  // worker`s detect and commit. Detection state then lives in the workers, so this node neither loads keys
+  // nor replays events. The publisher offers the routes the Ingestor's submit/full/depth/drained surface.
+  let publisher: JetStreamPublisher | undefined;
+  if (config.nats) {
+    publisher = await JetStreamPublisher.connect({
+      url: config.nats.url,
+      stream: config.nats.stream,
+      ...(config.nats.partitions !== undefined ? { partitions: config.nats.partitions } : {}),
+      maxBytes: config.nats.maxBytes,
+      maxInflightEvents: config.limits.queueEvents,
+    });
+    notice(`procwatch: publishing to JetStream ${config.nats.url} stream ${publisher.stream} (${publisher.partitions} partitions)`);
+  } else {
+    await ingestor.loadKeys();
+    const replayed = await ingestor.warmUp();
+    if (replayed > 0) notice(`procwatch: correlation state rebuilt from ${replayed} retained events`);
+  }
+  const sink = publisher ? asIngestSink(publisher) : ingestor;
+  // Alerts are made by the workers then: stream the ones PostgreSQL announces as committed.
+  const unlisten =
+    publisher && store instanceof PostgresStore
+      ? await store.onAlerts(
+          (ids) => {
+            store.getAlerts(ids).then(
+              (rows) => {
+                for (const row of rows) hub.publish('alert', row.id, alertView(row));
+              },
+              () => metrics.errors.inc({ component: 'store' }),
+            );
+          },
+          (err) => {
+            metrics.errors.inc({ component: 'store' });
+            notice(`procwatch: alert notifications: ${err.message}`);
+          },
+        )
+      : undefined;
 
-  metrics.gauge('procwatch_queue_events', 'Events waiting for commit.', () => ingestor.depth);
+  metrics.gauge('procwatch_queue_events', publisher ? 'Events waiting for the JetStream acknowledgement.' : 'Events waiting for commit.', () => sink.depth);
   metrics.gauge('procwatch_queue_capacity_events', 'Queue bound (429 beyond).', () => config.limits.queueEvents);
   metrics.gauge('procwatch_stream_subscribers', 'SSE clients connected.', () => hub.size);
   metrics.gauge('procwatch_rules_loaded', 'Rules loaded.', () => pipeline.rules.length);
@@ -218,7 +260,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     if (isIngest(path)) {
       const declared = Number(req.headers['content-length']);
       const cost = Number.isFinite(declared) ? Math.min(declared, config.limits.bodyBytes) : config.limits.bodyBytes;
-      const busy = ingestor.full() ? 'ingest queue full' : inflight > 0 && inflight + cost > config.limits.inflightBytes ? 'too many request bodies in progress' : undefined;
+      const busy = sink.full() ? 'ingest queue full' : inflight > 0 && inflight + cost > config.limits.inflightBytes ? 'too many request bodies in progress' : undefined;
       if (busy) {
         metrics.rejected.inc();
         reply.header('retry-after', '1');
@@ -266,11 +308,11 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     return reply.headers(securityHeaders).type(f.type).send(f.body);
   });
 
-  registerIngestRoutes(app, { ingestor, metrics, esVersion: config.elasticsearchVersion });
+  registerIngestRoutes(app, { ingestor: sink, metrics, esVersion: config.elasticsearchVersion });
   registerApiRoutes(app, {
     store,
     runner,
-    ingestor,
+    ingestor: sink,
     metrics,
     hub,
     suppressions,
@@ -308,11 +350,21 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
       if (closed) return;
       closed = true;
       clearInterval(pruneTimer);
+      await unlisten?.();
       hub.close();
       await app.close();
       await ingestor.drained();
+      await publisher?.close();
       await runner.stop();
       await store.close();
     },
   };
+}
+
+/**
+ * The routes type their dependency as the Ingestor but use only this surface; the Pick makes the compiler
+ * check that the JetStream publisher really offers it.
+ */
+function asIngestSink(p: Pick<Ingestor, 'submit' | 'full' | 'depth' | 'drained'>): Ingestor {
+  return p as Ingestor;
 }

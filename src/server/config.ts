@@ -45,6 +45,22 @@ export interface ServeConfig {
   elasticsearchVersion: string;
   publicUrl?: string;
   workflows: Workflow[];
+  /** Shared PostgreSQL store (`store: {url, schema}` / `--store`); absent: the embedded SQLite store in dataDir. */
+  store?: { url: string; schema?: string };
+  /** Scale-out (`nats:` / `--nats`): ingest publishes decoded batches to JetStream, `procwatch worker`s detect and store. */
+  nats?: NatsConfig;
+}
+
+export interface NatsConfig {
+  url: string;
+  /** JetStream stream name (subjects `<stream lower-cased>.events.<partition>`). */
+  stream: string;
+  /** Host partitions; undefined = the existing stream's count (8 when the stream is created). */
+  partitions?: number;
+  /** Workers: how long a batch may stay unacknowledged (the worker extends it while working) before redelivery. */
+  ackWaitMs: number;
+  /** Stream size bound in bytes (-1: none); beyond it publishes fail and ingest answers 503. */
+  maxBytes: number;
 }
 
 export interface CliServeOptions {
@@ -57,6 +73,10 @@ export interface CliServeOptions {
   builtin?: boolean;
   tlsCert?: string;
   tlsKey?: string;
+  store?: string;
+  nats?: string;
+  natsStream?: string;
+  partitionCount?: string | number;
 }
 
 export const DEFAULT_PORT = 8088;
@@ -105,12 +125,20 @@ export function loadServeConfig(cli: CliServeOptions, env: NodeJS.ProcessEnv = p
     if (!cli.tlsCert || !cli.tlsKey) throw new ConfigError('--tls-cert and --tls-key go together');
     cfg.tls = { cert: resolve(cli.tlsCert), key: resolve(cli.tlsKey) };
   }
+  if (cli.store) cfg.store = { ...cfg.store, url: storeUrl(cli.store, '--store') };
+  if (cli.nats) cfg.nats = { ...(cfg.nats ?? defaultNats()), url: natsUrl(cli.nats, '--nats') };
+  if (cli.natsStream || cli.partitionCount !== undefined) {
+    if (!cfg.nats) throw new ConfigError(`${cli.natsStream ? '--nats-stream' : '--partition-count'} needs --nats (or nats.url in the config)`);
+    if (cli.natsStream) cfg.nats.stream = streamName(cli.natsStream, '--nats-stream');
+    if (cli.partitionCount !== undefined) cfg.nats.partitions = int(Number(cli.partitionCount), '--partition-count', 1);
+  }
+  if (cfg.nats && !cfg.store) throw new ConfigError('--nats needs the shared store: --store postgres://... (or store.url in the config)');
   return cfg;
 }
 
 function applyYaml(cfg: ServeConfig, doc: unknown, base: string): void {
   if (!isObject(doc)) throw new ConfigError('config: expected a YAML mapping at the top');
-  const known = new Set(['host', 'port', 'data', 'token', 'tokens', 'tls', 'limits', 'durability', 'retention', 'rules', 'correlation', 'elasticsearch', 'public_url', 'response']);
+  const known = new Set(['host', 'port', 'data', 'token', 'tokens', 'tls', 'limits', 'durability', 'retention', 'rules', 'correlation', 'elasticsearch', 'public_url', 'response', 'store', 'nats']);
   for (const k of Object.keys(doc)) if (!known.has(k)) throw new ConfigError(`config: unknown key "${k}"`);
   if (doc.host !== undefined) cfg.host = str(doc.host, 'host');
   if (doc.port !== undefined) cfg.port = port(doc.port, 'port');
@@ -167,6 +195,42 @@ function applyYaml(cfg: ServeConfig, doc: unknown, base: string): void {
   }
   if (doc.public_url !== undefined) cfg.publicUrl = str(doc.public_url, 'public_url');
   if (doc.response !== undefined) cfg.workflows = parseWorkflows(doc.response);
+  if (doc.store !== undefined) {
+    if (!isObject(doc.store)) throw new ConfigError('store: expected {url, schema}');
+    for (const k of Object.keys(doc.store)) if (k !== 'url' && k !== 'schema') throw new ConfigError(`store: unknown key "${k}"`);
+    cfg.store = { url: storeUrl(str(doc.store.url, 'store.url'), 'store.url') };
+    if (doc.store.schema !== undefined) {
+      const schema = str(doc.store.schema, 'store.schema');
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new ConfigError('store.schema: expected lower-case letters, digits and _');
+      cfg.store.schema = schema;
+    }
+  }
+  if (doc.nats !== undefined) {
+    if (!isObject(doc.nats)) throw new ConfigError('nats: expected {url, stream, partitions, ack_wait_ms, max_bytes}');
+    const n = doc.nats;
+    for (const k of Object.keys(n)) if (!['url', 'stream', 'partitions', 'ack_wait_ms', 'max_bytes'].includes(k)) throw new ConfigError(`nats: unknown key "${k}"`);
+    cfg.nats = { ...defaultNats(), url: natsUrl(str(n.url, 'nats.url'), 'nats.url') };
+    if (n.stream !== undefined) cfg.nats.stream = streamName(str(n.stream, 'nats.stream'), 'nats.stream');
+    if (n.partitions !== undefined) cfg.nats.partitions = int(n.partitions, 'nats.partitions', 1);
+    if (n.ack_wait_ms !== undefined) cfg.nats.ackWaitMs = int(n.ack_wait_ms, 'nats.ack_wait_ms', 1000);
+    if (n.max_bytes !== undefined) cfg.nats.maxBytes = n.max_bytes === -1 ? -1 : int(n.max_bytes, 'nats.max_bytes', 1 << 20);
+  }
+}
+
+function defaultNats(): NatsConfig {
+  return { url: 'nats://127.0.0.1:4222', stream: 'procwatch', ackWaitMs: 30_000, maxBytes: -1 };
+}
+function storeUrl(v: string, at: string): string {
+  if (!/^postgres(ql)?:\/\/./i.test(v)) throw new ConfigError(`${at}: expected a postgres://user@host:port/database URL`);
+  return v;
+}
+function natsUrl(v: string, at: string): string {
+  if (!/^(nats|tls|wss?):\/\/./i.test(v)) throw new ConfigError(`${at}: expected a nats://host:port URL`);
+  return v;
+}
+function streamName(v: string, at: string): string {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new ConfigError(`${at}: expected 1-64 letters, digits, - or _`);
+  return v;
 }
 
 function checkToken(t: string, at: string): string {
