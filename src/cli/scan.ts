@@ -7,7 +7,7 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { expandInputs, decodeFile, type InputFile } from '../formats/index.js';
+import { expandInputs, decodeFileBatches, type InputFile } from '../formats/index.js';
 import { formatDecodeError } from '../model/event.js';
 import { processEventKind } from '../model/process.js';
 import type { Alert } from '../model/alert.js';
@@ -154,18 +154,20 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
       stats.bytes += n;
       progress?.increment(n);
     };
-    for await (const item of decodeFile(input, { onBytes, prefilterLiterals })) {
-      if ('error' in item) {
-        progress?.stop();
-        process.stderr.write(`${formatDecodeError(item.error)}\n`);
-        stats.skipped++;
-        continue;
+    // Batches (one per read chunk) rather than items: one await per chunk, not per event.
+    for await (const batch of decodeFileBatches(input, { onBytes, prefilterLiterals })) {
+      for (const item of batch) {
+        if ('error' in item) {
+          progress?.stop();
+          process.stderr.write(`${formatDecodeError(item.error)}\n`);
+          stats.skipped++;
+          continue;
+        }
+        stats.events++;
+        const ev = item.event;
+        if (processEventKind(ev.system.provider, ev.system.eventId)) stats.processEvents++;
+        for (const a of pipeline.handle(ev)) raised.push(a);
       }
-      stats.events++;
-      const ev = item.event;
-      if (processEventKind(ev.system.provider, ev.system.eventId)) stats.processEvents++;
-      const alerts = pipeline.handle(ev);
-      for (const a of alerts) raised.push(a);
     }
   }
   for (const a of pipeline.flush()) raised.push(a);
