@@ -6,7 +6,7 @@ import type { Alert } from './model/alert.js';
 import type { WinEvent } from './model/event.js';
 import { loadRules, type LoadRulesOptions, type RuleLoadError, type LoadedRule } from './rules/index.js';
 import { compileEngine, type Engine, type EngineWarning } from './engine/index.js';
-import { Correlator, type CorrelatorOptions } from './correlate/index.js';
+import { Correlator, type ContextUpdate, type CorrelatorOptions } from './correlate/index.js';
 
 export interface PipelineOptions {
   rules: LoadRulesOptions;
@@ -24,6 +24,8 @@ export interface Pipeline {
   handle(event: WinEvent): Alert[];
   /** End of input: alerts of correlation rules still pending. */
   flush(): Alert[];
+  /** Alerts whose process tree, lifetime or evidence later events changed (live use; see Correlator). */
+  takeContextUpdates(): ContextUpdate[];
 }
 
 export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {
@@ -53,6 +55,9 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       }
       for (const [event, detections] of byEvent) alerts.push(...correlator.alertsFor(event, detections));
       return alerts;
+    },
+    takeContextUpdates(): ContextUpdate[] {
+      return correlator.takeContextUpdates();
     },
   };
 }

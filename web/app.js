@@ -275,6 +275,11 @@ async function stream() {
           if (state.offset === 0) scheduleReload();
           else $('#new-alerts').hidden = false;
         }
+        // Later events completed an alert (termination, children, evidence): refresh it if it is open.
+        const id = /^id: (.*)$/m.exec(block);
+        if (ev && ev[1] === 'alert-updated' && id && state.view === 'alerts' && state.selected === id[1]) {
+          openDetail('alerts', id[1]).catch((e) => showError(e.message));
+        }
       }
     }
   } catch (err) {

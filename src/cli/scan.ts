@@ -117,6 +117,8 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
         incidentSpanMs: options.incidentSpan,
         groupByUser: options.incidentByUser,
         indexCapacity: options.indexCapacity,
+        // scan finalises every alert at end of input; following alerts for live updates is the service's job.
+        watchCapacity: 0,
       },
     });
   } catch (err) {

@@ -6,8 +6,11 @@
  *
  * `scan` feeds every event to `observe`, collects `alertsFor` results and calls `finalize` at the end of input:
  * trees, lifetimes and incidents are then recomputed from the whole index in time order, so files that are not
- * in time order (or terminations before creations) give the same answer as a sorted input. `serve` uses only
- * `observe` + `alertsFor`: there the context is what is known at that moment and incidents are assigned online.
+ * in time order (or terminations before creations) give the same answer as a sorted input. `serve` uses
+ * `observe` + `alertsFor`, and `takeContextUpdates` after each batch: an alert's context is what is known when
+ * it fires, and the correlator follows the alerting process (an index from process key → alert ids, bounded)
+ * so that its later termination, children and network/DNS/file evidence update the stored alert. Severity,
+ * reason and incident are decided when the alert fires and never change retroactively.
  */
 import { createHash } from 'node:crypto';
 import type { Alert, AlertContext, Detection, Severity } from '../model/alert.js';
@@ -19,7 +22,7 @@ import { triage } from '../triage/severity.js';
 import { Suppressor } from '../triage/suppress.js';
 import { activityOf, processFacts, timeOf, type ProcessFacts } from './fields.js';
 import { IncidentTracker, type Incident } from './incidents.js';
-import { ProcessIndex, type EvidenceRecord, type StartRecord } from './processIndex.js';
+import { ProcessIndex, type EvidenceRecord, type IndexRecord, type StartRecord } from './processIndex.js';
 
 export type { Incident } from './incidents.js';
 export { ConfigError } from '../triage/config.js';
@@ -44,7 +47,35 @@ export interface CorrelatorOptions {
   dedupeCapacity?: number;
   /** Clock for suppression expiry (tests). */
   now?: () => Date;
+  /**
+   * Alerts followed for later events of their process (termination, children, evidence), newest kept
+   * (default 20,000; 0 = none). Each costs its event (~1–3 KB); beyond it the oldest keep the context they have.
+   */
+  watchCapacity?: number;
 }
+
+/** The parts of an alert's context that later events of its process complete. */
+export const LIVE_CONTEXT_KEYS = ['process_tree', 'lifetime', 'evidence'] as const;
+export type LiveContext = { process_tree?: unknown; lifetime?: unknown; evidence?: unknown };
+
+/** An alert whose live context changed since it was last reported (by alertsFor or a previous update). */
+export interface ContextUpdate {
+  /** The alert id (as alertsFor made it). */
+  id: string;
+  /** The new process_tree, lifetime and evidence (evidence absent when there is none). */
+  context: LiveContext;
+}
+
+/** What is kept of a followed alert: its event (to find its process) and a digest of its last live context. */
+interface Followed {
+  id: string;
+  event: WinEvent;
+  digest: string;
+  keys: ProcessKey[];
+}
+
+/** Host (lower case) and GUID (string) or PID (number): GUIDs and PIDs never collide as map keys. */
+type ProcessKey = [host: string, id: string | number];
 
 /** Suppressed alerts kept for listing in long-running use (scan lists all of its own through finalize). */
 const MAX_SUPPRESSED_LISTED = 10_000;
@@ -65,6 +96,13 @@ export class Correlator {
   private suppressedAlerts: Alert[] = [];
   private suppressedTotal = 0;
   private duplicates = 0;
+  /** Host → process key (GUID string or PID number) → ids of the alerts that process's activity can change. */
+  private readonly watchers = new Map<string, Map<string | number, string[]>>();
+  /** Followed alerts in the order they fired (the oldest is dropped first) and the keys they are filed under. */
+  private readonly watched = new Map<string, Followed>();
+  /** Followed alerts touched by events since the last takeContextUpdates(). */
+  private readonly dirty = new Set<string>();
+  private readonly watchCapacity: number;
 
   constructor(options: CorrelatorOptions = {}) {
     const config: TriageConfig = options.config !== undefined
@@ -83,11 +121,37 @@ export class Correlator {
     this.dedupeCapacity = options.dedupeCapacity ?? 200_000;
     this.treeDepth = options.treeDepth ?? 5;
     this.maxChildren = options.maxChildren ?? 20;
+    this.watchCapacity = options.watchCapacity ?? 20_000;
   }
 
   /** Every decoded event passes through here (process index, terminations, network/file evidence). */
   observe(event: WinEvent): void {
-    this.index.add(event);
+    const rec = this.index.add(event);
+    // Most events: no record (not process activity) or no followed alert on their keys — one lookup per key.
+    if (rec !== undefined && this.watchers.size > 0) this.touch(rec);
+  }
+
+  /**
+   * The followed alerts whose tree, lifetime or evidence changed because of events observed since the last
+   * call, with the new values. Recomputed only for alerts an event touched; an event that changes nothing (a
+   * PID reused later, a termination before the start, a re-sent event) gives no update. Severity, reason,
+   * incident and suppression are not part of it: they stay as decided when the alert fired.
+   */
+  takeContextUpdates(): ContextUpdate[] {
+    const out: ContextUpdate[] = [];
+    for (const id of this.dirty) {
+      const w = this.watched.get(id);
+      if (!w) continue;
+      const fresh = this.liveContextOf(w.event);
+      if (!fresh) continue;
+      const digest = digestOf(fresh);
+      if (digest === w.digest) continue;
+      w.digest = digest;
+      this.refile(w);
+      out.push({ id, context: fresh });
+    }
+    this.dirty.clear();
+    return out;
   }
 
   /**
@@ -109,6 +173,7 @@ export class Correlator {
       alert.context = this.contextOf(alert);
       if (alert.context.suppressed) this.noteSuppressed(alert);
       else this.assignIncident(alert, this.tracker);
+      this.follow(alert);
       alerts.push(alert);
     }
     return alerts;
@@ -168,6 +233,95 @@ export class Correlator {
       incidents: this.tracker.incidents().length,
       expiredSuppressions: this.suppressor.expired().map((s) => s.id),
     };
+  }
+
+  /** Files a new alert under the keys of its process and of its listed children. */
+  private follow(alert: Alert): void {
+    if (this.watchCapacity <= 0) return;
+    const w: Followed = { id: alert.id, event: alert.event, digest: digestOf(liveOf(alert.context)), keys: [] };
+    this.watched.set(alert.id, w);
+    this.refile(w);
+    if (this.watched.size > this.watchCapacity) {
+      const [oldestId, oldest] = this.watched.entries().next().value!;
+      this.watched.delete(oldestId);
+      this.dirty.delete(oldestId);
+      for (const k of oldest.keys) this.unfile(k, oldestId);
+    }
+  }
+
+  /** (Re)computes the keys an alert is filed under: its process, and the children its tree lists now. */
+  private refile(w: Followed): void {
+    const self = this.index.processOf(w.event);
+    const keys = new Map<string, ProcessKey>();
+    const add = (host: string, id: string | number | undefined): void => {
+      if (id !== undefined && id !== '') keys.set(`${host}\u0000${typeof id}\u0000${id}`, [host, id]);
+    };
+    if (self) {
+      add(self.host, self.guid);
+      add(self.host, self.pid);
+      for (const c of this.index.childrenOf(self, this.maxChildren).children) {
+        add(c.host, c.guid);
+        add(c.host, c.pid);
+      }
+    }
+    const had = new Set<string>();
+    for (const k of w.keys) {
+      const name = `${k[0]}\u0000${typeof k[1]}\u0000${k[1]}`;
+      had.add(name);
+      if (!keys.has(name)) this.unfile(k, w.id);
+    }
+    for (const [name, [host, id]] of keys) {
+      if (had.has(name)) continue;
+      let byId = this.watchers.get(host);
+      if (!byId) this.watchers.set(host, (byId = new Map()));
+      const list = byId.get(id);
+      if (list) list.push(w.id);
+      else byId.set(id, [w.id]);
+    }
+    w.keys = [...keys.values()];
+  }
+
+  private unfile([host, key]: ProcessKey, id: string): void {
+    const byId = this.watchers.get(host);
+    const list = byId?.get(key);
+    if (!byId || !list) return;
+    const i = list.indexOf(id);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) byId.delete(key);
+    if (byId.size === 0) this.watchers.delete(host);
+  }
+
+  /**
+   * Marks the alerts this record may change: its own process's, and (a start) its parent's. Hosts are the
+   * index's interned lower-case names and keys its GUID strings / PID numbers: no key string is built here.
+   */
+  private touch(r: IndexRecord): void {
+    const byId = this.watchers.get(r.host);
+    if (!byId) return;
+    this.mark(byId, r.guid);
+    this.mark(byId, r.pid);
+    if (r.kind === 'start') {
+      this.mark(byId, r.parentGuid);
+      this.mark(byId, r.parentPid);
+    }
+  }
+
+  private mark(byId: Map<string | number, string[]>, key: string | number | undefined): void {
+    if (key === undefined) return;
+    const ids = byId.get(key);
+    if (ids) for (const id of ids) this.dirty.add(id);
+  }
+
+  /** Tree, lifetime and evidence as the index knows them now; undefined once the process has left the index. */
+  private liveContextOf(ev: WinEvent): LiveContext | undefined {
+    const self = this.index.processOf(ev);
+    if (!self || !this.index.holds(self)) return undefined;
+    const activity = activityOf(ev);
+    const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
+    const live: LiveContext = { process_tree: this.treeOf(self, facts), lifetime: this.lifetimeOf(self) };
+    const evidence = evidenceContext(this.index.evidenceOf(self));
+    if (evidence) live.evidence = evidence;
+    return live;
   }
 
   private noteSuppressed(alert: Alert): void {
@@ -281,6 +435,17 @@ export class Correlator {
       end_event: compact({ provider: end.ref.provider, event_id: end.ref.event_id, record_id: end.ref.record_id }),
     });
   }
+}
+
+/** A short fingerprint of a live context: followed alerts keep this, not the context. */
+function digestOf(live: LiveContext): string {
+  return createHash('sha1').update(JSON.stringify(live)).digest('base64');
+}
+
+function liveOf(context: AlertContext | undefined): LiveContext {
+  const live: LiveContext = { process_tree: context?.process_tree, lifetime: context?.lifetime };
+  if (context?.evidence !== undefined) live.evidence = context.evidence;
+  return live;
 }
 
 /** Stable across re-scans and re-sends: the rule and the event's identity. */

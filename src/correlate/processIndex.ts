@@ -64,7 +64,7 @@ export interface EvidenceRecord {
   detail: Record<string, string | number>;
 }
 
-type IndexRecord = StartRecord | EndRecord | EvidenceRecord;
+export type IndexRecord = StartRecord | EndRecord | EvidenceRecord;
 
 /** Command lines are kept up to this many characters (the alert itself carries the full one). */
 const MAX_KEPT_CHARS = 4096;
@@ -100,20 +100,33 @@ export class ProcessIndex {
     return this.evictedCount;
   }
 
-  /** Indexes the event if it is process activity; returns what it was. */
-  add(ev: WinEvent): Activity {
-    const activity = activityOf(ev);
-    if (activity === 'other') return activity;
+  /** Indexes the event if it is process activity; returns the record it made (undefined for other events). */
+  add(ev: WinEvent): IndexRecord | undefined {
+    const activity: Activity = activityOf(ev);
+    if (activity === 'other') return undefined;
     const host = this.hostKey(ev.system.computer);
     const ms = timeOf(ev);
     const ref = refOf(ev);
     const seq = ++this.seq;
-    if (activity === 'start') this.addStart(this.startRecord(ev, seq, host, ms, ref));
-    else if (activity === 'end') {
+    if (activity === 'start') {
+      const r = this.startRecord(ev, seq, host, ms, ref);
+      this.addStart(r);
+      return r;
+    }
+    if (activity === 'end') {
       const f = processFacts(ev);
-      this.addEnd({ seq, kind: 'end', host, ms, ref, pid: f.pid, guid: f.guid, exitCode: f.exitCode });
-    } else this.addEvidence({ seq, kind: activity, host, ms, ref, pid: pidOf(ev.data['ProcessId']), guid: guidOf(ev.data['ProcessGuid']), detail: evidenceDetail(activity, ev) });
-    return activity;
+      const r: EndRecord = { seq, kind: 'end', host, ms, ref, pid: f.pid, guid: f.guid, exitCode: f.exitCode };
+      this.addEnd(r);
+      return r;
+    }
+    const r: EvidenceRecord = { seq, kind: activity, host, ms, ref, pid: pidOf(ev.data['ProcessId']), guid: guidOf(ev.data['ProcessGuid']), detail: evidenceDetail(activity, ev) };
+    this.addEvidence(r);
+    return r;
+  }
+
+  /** True while this start record is still held (not evicted, not a stand-in made for a query). */
+  holds(r: StartRecord): boolean {
+    return r.seq > 0 && r.dead !== true;
   }
 
   /** The start record of the process an event belongs to (for a start event: itself, if indexed). */

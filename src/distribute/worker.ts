@@ -166,6 +166,8 @@ export class EventWorker {
       }
       n++;
     }
+    // Alerts whose termination, children or evidence were replayed after them: bring the stored ones up to date.
+    await this.ingestor.applyContextUpdates();
     return n;
   }
 

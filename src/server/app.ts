@@ -173,6 +173,10 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
       for (const id of hits) store.countSuppressionHit(id).catch(() => metrics.errors.inc({ component: 'store' }));
       if (actionIds.length > 0) runner.kick();
     },
+    // Later events completed a stored alert's tree/lifetime/evidence: consoles showing it refresh.
+    onContextUpdated: (rows) => {
+      for (const row of rows) hub.publish('alert-updated', row.id, alertView(row));
+    },
     onDetectionError: (err, ev) => {
       notice(`procwatch: detection failed on ${ev.system.computer} ${ev.system.channel} record ${ev.system.recordId ?? '?'}: ${err.message}`);
       store.audit({
@@ -218,6 +222,14 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
           (err) => {
             metrics.errors.inc({ component: 'store' });
             notice(`procwatch: alert notifications: ${err.message}`);
+          },
+          (ids) => {
+            store.getAlerts(ids).then(
+              (rows) => {
+                for (const row of rows) hub.publish('alert-updated', row.id, alertView(row));
+              },
+              () => metrics.errors.inc({ component: 'store' }),
+            );
           },
         )
       : undefined;

@@ -8,12 +8,18 @@
  *
  * A request is answered only after its events are committed, so a 2xx means "on disk". Events already
  * stored (a re-sent batch) are recognised by key and not detected again, so no alert is made twice.
+ *
+ * Later events of an alerting process (its termination, children, network/DNS/file activity) change that
+ * alert's context: correlation reports the alerts a batch touched, an alert made in the same batch gets the
+ * final context before it is stored, and stored ones are updated (`Store.updateAlertContexts`, one
+ * transaction) before the requests are answered.
  */
 import { createHash } from 'node:crypto';
 import type { Alert, Severity } from '../model/alert.js';
 import { eventKey, SECURITY_PROVIDER, SYSMON_PROVIDER, type WinEvent } from '../model/event.js';
 import { toEcsAlert } from '../output/ecs.js';
-import type { Detected, EventRecord, NewAlert, Store } from '../store/types.js';
+import type { AlertContextUpdate, AlertRow, Detected, EventRecord, NewAlert, Store } from '../store/types.js';
+import type { ContextUpdate } from '../correlate/index.js';
 import { planActions, type Workflow } from '../respond/index.js';
 import { OverloadedError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -23,6 +29,8 @@ import { KeyFilter } from './keyFilter.js';
 /** The part of the pipeline the service needs. */
 export interface Detector {
   handle(event: WinEvent): Alert[];
+  /** Alerts whose process tree, lifetime or evidence the events handled since the last call changed. */
+  takeContextUpdates?(): ContextUpdate[];
 }
 
 export interface BatchOutcome {
@@ -49,6 +57,8 @@ export interface IngestorOptions {
   publicUrl?: string;
   /** After each commit: the alerts and actions it created (SSE, action runner). */
   onCommitted?: (alerts: NewAlert[], actionIds: string[], suppressionHits: number[]) => void;
+  /** After stored alerts got a later context (tree, lifetime, evidence): the updated rows (SSE). */
+  onContextUpdated?: (rows: AlertRow[]) => void;
   /** Detection threw on an event (a bug): the event is stored without alerts and this is told. */
   onDetectionError?: (err: Error, event: WinEvent) => void;
 }
@@ -66,6 +76,9 @@ const CORRELATION_EVENTS: Record<string, ReadonlySet<number>> = {
   [SECURITY_PROVIDER.toLowerCase()]: new Set([4688, 4689]),
 };
 
+/** Context updates kept for retry while the store fails them. */
+const MAX_PENDING_UPDATES = 20_000;
+
 export function storedKey(ev: WinEvent): string {
   return createHash('sha256').update(eventKey(ev)).digest('hex').slice(0, 32);
 }
@@ -76,6 +89,8 @@ export class Ingestor {
   private writing = false;
   private scheduled = false;
   private keys: KeyFilter;
+  /** Context updates of stored alerts not yet written (the last one per alert wins; kept after a failed write). */
+  private readonly pendingUpdates = new Map<string, AlertContextUpdate>();
 
   constructor(private readonly o: IngestorOptions) {
     this.keys = new KeyFilter(o.expectedEvents ?? 1_000_000);
@@ -111,7 +126,67 @@ export class Ingestor {
       }
       n++;
     }
+    // Terminations, children and evidence replayed after their alert: bring stored alerts up to date (what a
+    // crash between a commit and its context update left behind; the store writes only what differs).
+    await this.applyContextUpdates();
     return n;
+  }
+
+  /**
+   * Writes the context updates correlation has pending (after a replay; commits do it themselves). Failures
+   * are counted and kept for the next commit. Returns how many stored alerts changed.
+   */
+  async applyContextUpdates(): Promise<number> {
+    this.collectUpdates(new Map());
+    return this.flushUpdates();
+  }
+
+  /**
+   * Takes the detector's updates: alerts of the batch being built get them in place (returned, in case the
+   * store already had that alert), stored ones are queued.
+   */
+  private collectUpdates(inBatch: Map<string, NewAlert>): AlertContextUpdate[] {
+    const updates = this.o.detector.takeContextUpdates?.() ?? [];
+    const patched: AlertContextUpdate[] = [];
+    for (const u of updates) {
+      const procwatch: Record<string, unknown> = { process_tree: u.context.process_tree, lifetime: u.context.lifetime };
+      if (u.context.evidence !== undefined) procwatch.evidence = u.context.evidence;
+      const fresh = inBatch.get(u.id);
+      if (fresh) {
+        fresh.doc.procwatch = { ...((fresh.doc.procwatch ?? {}) as Record<string, unknown>), ...procwatch };
+        patched.push({ id: u.id, procwatch });
+        continue;
+      }
+      this.queueUpdate({ id: u.id, procwatch });
+    }
+    return patched;
+  }
+
+  private queueUpdate(u: AlertContextUpdate): void {
+    const queued = this.pendingUpdates.get(u.id);
+    this.pendingUpdates.delete(u.id);
+    this.pendingUpdates.set(u.id, { id: u.id, procwatch: { ...queued?.procwatch, ...u.procwatch } });
+    // While the store keeps failing, keep the newest updates only (memory stays bounded).
+    if (this.pendingUpdates.size > MAX_PENDING_UPDATES) this.pendingUpdates.delete(this.pendingUpdates.keys().next().value!);
+  }
+
+  private async flushUpdates(): Promise<number> {
+    if (this.pendingUpdates.size === 0) return 0;
+    const updates = [...this.pendingUpdates.values()];
+    let rows: AlertRow[];
+    try {
+      rows = await this.o.store.updateAlertContexts(updates, 'procwatch');
+    } catch {
+      this.o.metrics.errors.inc({ component: 'store' });
+      return 0;
+    }
+    // What was sent leaves the queue (written, or equal to what is stored).
+    for (const u of updates) if (this.pendingUpdates.get(u.id) === u) this.pendingUpdates.delete(u.id);
+    if (rows.length > 0) {
+      this.o.metrics.contextUpdates.inc({}, rows.length);
+      this.o.onContextUpdated?.(rows);
+    }
+    return rows.length;
   }
 
   /** Queues a decoded batch; resolves once it is committed. `receivedAt` (performance.now() time) feeds the latency metric. */
@@ -184,9 +259,16 @@ export class Ingestor {
         freshPerJob[job]!++;
         fresh.push({ key, time: ev.system.timeCreated, host: ev.system.computer, doc: needsDoc(ev) ? JSON.stringify(ev) : null });
       }
-      const detected = fresh.length > 0 ? this.detect(fresh, byKey, suppressionHits) : { alerts: [], actions: [] };
+      const patched: AlertContextUpdate[] = [];
+      const detected = fresh.length > 0 ? this.detect(fresh, byKey, suppressionHits, patched) : { alerts: [], actions: [] };
       result = await this.o.store.commit(fresh, detected);
       for (const r of fresh) this.keys.add(r.key);
+      // An alert of this batch that the store already had (its event was pruned, then sent again) was not
+      // inserted: its later context goes in as an update.
+      const created = new Set(result.alertsCreated.map((a) => a.id));
+      for (const u of patched) if (!created.has(u.id)) this.queueUpdate(u);
+      // The events are committed: a failed context update is counted and retried with the next commit.
+      await this.flushUpdates();
     } catch (err) {
       this.o.metrics.errors.inc({ component: 'store' });
       const e = new Error(`store commit failed: ${(err as Error).message}`);
@@ -212,7 +294,7 @@ export class Ingestor {
     this.o.onCommitted?.(result.alertsCreated, result.actionsCreated, suppressionHits);
   }
 
-  private detect(fresh: EventRecord[], byKey: Map<string, { ev: WinEvent }>, suppressionHits: number[]): Detected {
+  private detect(fresh: EventRecord[], byKey: Map<string, { ev: WinEvent }>, suppressionHits: number[], patched: AlertContextUpdate[]): Detected {
     const out: Detected = { alerts: [], actions: [] };
     for (const rec of fresh) {
       const ev = byKey.get(rec.key)!.ev;
@@ -250,10 +332,14 @@ export class Ingestor {
           doc,
         };
         out.alerts.push(na);
-        out.actions.push(
-          ...planActions({ id: alert.id, ruleId: alert.rule.id, severity, suppressed }, doc, this.o.workflows, this.o.publicUrl ? { publicUrl: this.o.publicUrl } : {}),
-        );
       }
+    }
+    // Alerts of this batch first get what the rest of the batch told about their process, then are planned.
+    patched.push(...this.collectUpdates(new Map(out.alerts.map((a) => [a.id, a]))));
+    for (const a of out.alerts) {
+      out.actions.push(
+        ...planActions({ id: a.id, ruleId: a.ruleId, severity: a.severity, suppressed: a.suppressed }, a.doc, this.o.workflows, this.o.publicUrl ? { publicUrl: this.o.publicUrl } : {}),
+      );
     }
     return out;
   }

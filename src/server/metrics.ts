@@ -79,6 +79,7 @@ export class Metrics {
   readonly rejected = new Counter('procwatch_ingest_rejected_total', 'Ingest requests answered 429 (queue full).');
   readonly errors = new Counter('procwatch_errors_total', 'Internal errors by component.');
   readonly actions = new Counter('procwatch_actions_total', 'Response action outcomes by kind and status.');
+  readonly contextUpdates = new Counter('procwatch_alert_context_updates_total', 'Stored alerts whose tree/lifetime/evidence later events updated.');
   readonly commitSeconds = new Histogram('procwatch_commit_seconds', 'Time of one store transaction (detection included).', SECONDS);
   readonly ingestSeconds = new Histogram('procwatch_ingest_latency_seconds', 'Ingest request received to batch committed.', SECONDS);
   private readonly gauges: Gauge[] = [];
@@ -90,7 +91,7 @@ export class Metrics {
   render(): string {
     const parts = [
       this.eventsReceived, this.eventsStored, this.eventsDuplicate, this.decodeErrors, this.alerts, this.alertsSuppressed,
-      this.requests, this.rejected, this.errors, this.actions, this.commitSeconds, this.ingestSeconds, ...this.gauges,
+      this.requests, this.rejected, this.errors, this.actions, this.contextUpdates, this.commitSeconds, this.ingestSeconds, ...this.gauges,
     ].map((m) => m.render());
     return `${parts.join('\n')}\n`;
   }

@@ -16,11 +16,13 @@
  * every call waits for them, so `openStore` stays synchronous and a connection error surfaces on first use.
  */
 import pg from 'pg';
+import { contextAuditEntry, mergeContext } from './contextMerge.js';
 import type { Severity } from '../model/alert.js';
 import {
   severityRank,
   type ActionRow,
   type ActionStatus,
+  type AlertContextUpdate,
   type AlertQuery,
   type AlertRow,
   type AlertStatus,
@@ -345,11 +347,20 @@ export class PostgresStore implements Store {
     return `procwatch_alerts_${this.schema}`;
   }
 
+  /** The channel for alerts whose context (tree, lifetime, evidence) a later commit updated. */
+  private get updateChannel(): string {
+    return `procwatch_alert_updates_${this.schema}`;
+  }
+
   /** Announces new alert ids; PostgreSQL delivers the notification only if and when the transaction commits. */
   private async notifyAlerts(c: Queryable, ids: string[]): Promise<void> {
+    await this.notify(c, this.alertChannel, ids);
+  }
+
+  private async notify(c: Queryable, channel: string, ids: string[]): Promise<void> {
     // NOTIFY payloads are limited to 8000 bytes: 150 ids of ≤ 40 characters per notification.
     for (let i = 0; i < ids.length; i += 150) {
-      await c.query('SELECT pg_notify($1, $2)', [this.alertChannel, JSON.stringify(ids.slice(i, i + 150))]);
+      await c.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(ids.slice(i, i + 150))]);
     }
   }
 
@@ -358,16 +369,22 @@ export class PostgresStore implements Store {
    * live streams on nodes that do not commit themselves. Reconnects after a lost connection (alerts
    * committed meanwhile are not announced; they are in the store). Returns the unsubscribe function.
    */
-  async onAlerts(listener: (ids: string[]) => void, onError: (err: Error) => void = () => {}): Promise<() => Promise<void>> {
+  async onAlerts(
+    listener: (ids: string[]) => void,
+    onError: (err: Error) => void = () => {},
+    /** Ids of stored alerts whose context a commit updated (see updateAlertContexts). */
+    onUpdated?: (ids: string[]) => void,
+  ): Promise<() => Promise<void>> {
     await this.ready;
     let stopped = false;
     let client: pg.Client | undefined;
     const open = async (): Promise<void> => {
       const c = new pg.Client({ connectionString: this.pool.options.connectionString, types: TYPES });
       c.on('notification', (n) => {
-        if (n.channel !== this.alertChannel || !n.payload) return;
+        const to = n.channel === this.alertChannel ? listener : n.channel === this.updateChannel ? onUpdated : undefined;
+        if (!to || !n.payload) return;
         try {
-          listener(JSON.parse(n.payload) as string[]);
+          to(JSON.parse(n.payload) as string[]);
         } catch (err) {
           onError(err as Error);
         }
@@ -379,6 +396,7 @@ export class PostgresStore implements Store {
       });
       await c.connect();
       await c.query(`LISTEN "${this.alertChannel}"`);
+      if (onUpdated) await c.query(`LISTEN "${this.updateChannel}"`);
       client = c;
     };
     await open();
@@ -448,6 +466,28 @@ export class PostgresStore implements Store {
 
   async updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined> {
     return (await this.updateStatus('alerts', 'alert', id, change)) ? this.getAlert(id) : undefined;
+  }
+
+  async updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]> {
+    if (updates.length === 0) return [];
+    // The last update of an id wins; rows are locked in id order, so concurrent writers cannot deadlock.
+    const byId = new Map(updates.map((u) => [u.id, u]));
+    const ids = [...byId.keys()].sort(cmp);
+    return this.tx(async (c) => {
+      const rows = (await c.query('SELECT * FROM alerts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids])).rows as Row[];
+      const now = Date.now();
+      const changed: AlertRow[] = [];
+      for (const row of rows) {
+        const id = String(row.id);
+        const merged = mergeContext(JSON.parse(String(row.doc)) as Record<string, unknown>, byId.get(id)!);
+        if (merged.changed.length === 0) continue;
+        await c.query('UPDATE alerts SET doc = $1, updated_at = $2 WHERE id = $3', [JSON.stringify(merged.doc), now, id]);
+        await insertAudit(c, now, contextAuditEntry(id, actor, merged.changed, merged.doc));
+        changed.push({ ...alertRow(row), updatedAt: now, doc: merged.doc });
+      }
+      await this.notify(c, this.updateChannel, changed.map((r) => r.id));
+      return changed;
+    });
   }
 
   async listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>> {

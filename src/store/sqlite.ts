@@ -16,6 +16,7 @@ import {
   maxSeverity,
   type ActionRow,
   type ActionStatus,
+  type AlertContextUpdate,
   type AlertQuery,
   type AlertRow,
   type AlertStatus,
@@ -33,6 +34,7 @@ import {
   type StoreCounts,
   type Suppression,
 } from './types.js';
+import { contextAuditEntry, mergeContext } from './contextMerge.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:' for tests. */
@@ -321,6 +323,27 @@ export class SqliteStore implements Store {
 
   async updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined> {
     return this.updateStatus('alerts', 'alert', id, change) ? this.getAlert(id) : undefined;
+  }
+
+  async updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]> {
+    if (updates.length === 0) return [];
+    const select = this.db.prepare('SELECT * FROM alerts WHERE id = ?');
+    const write = this.db.prepare('UPDATE alerts SET doc = ?, updated_at = ? WHERE id = ?');
+    return this.db.transaction((): AlertRow[] => {
+      const now = Date.now();
+      const changed: AlertRow[] = [];
+      for (const u of updates) {
+        const row = select.get(u.id) as Row | undefined;
+        if (!row) continue;
+        const merged = mergeContext(JSON.parse(String(row.doc)) as Record<string, unknown>, u);
+        if (merged.changed.length === 0) continue;
+        write.run(JSON.stringify(merged.doc), now, u.id);
+        const a = contextAuditEntry(u.id, actor, merged.changed, merged.doc);
+        this.stmt.insertAudit.run(now, a.actor, a.action, a.targetType, a.targetId, JSON.stringify(a.detail));
+        changed.push({ ...alertRow(row), updatedAt: now, doc: merged.doc });
+      }
+      return changed;
+    })();
   }
 
   async listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>> {

@@ -87,6 +87,16 @@ export interface IngestResult {
   actionsCreated: string[];
 }
 
+/**
+ * A later view of an alert's process context: members of the ECS document's `procwatch` object to set
+ * (`process_tree`, `lifetime`, `evidence`), recomputed by correlation when the process's termination,
+ * children or network/DNS/file events arrive after the alert. The rest of the document is kept as stored.
+ */
+export interface AlertContextUpdate {
+  id: string;
+  procwatch: Record<string, unknown>;
+}
+
 export interface AlertRow {
   id: string;
   ruleId: string;
@@ -213,6 +223,12 @@ export interface Store {
   listAlerts(q: AlertQuery): Promise<Page<AlertRow>>;
   getAlert(id: string): Promise<AlertRow | undefined>;
   updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined>;
+  /**
+   * Merges later context into stored alerts, all in ONE transaction, with an `alert.context` audit entry per
+   * alert that changed. Idempotent: an update equal to what is stored writes nothing. Unknown ids are skipped.
+   * Returns the rows that changed (for live streams).
+   */
+  updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]>;
   listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>>;
   getIncident(id: string): Promise<IncidentRow | undefined>;
   updateIncident(id: string, change: StatusChange): Promise<IncidentRow | undefined>;

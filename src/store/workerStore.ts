@@ -10,6 +10,7 @@ import type { SqliteStoreOptions } from './sqlite.js';
 import type {
   ActionRow,
   ActionStatus,
+  AlertContextUpdate,
   AlertQuery,
   AlertRow,
   AuditEntry,
@@ -117,6 +118,9 @@ export class WorkerStore implements Store {
   }
   updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined> {
     return this.call('updateAlert', id, change);
+  }
+  updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]> {
+    return this.call('updateAlertContexts', updates, actor);
   }
   listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>> {
     return this.call('listIncidents', q);
