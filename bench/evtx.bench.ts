@@ -3,22 +3,24 @@
  * corpus files (bench/.data/, git-ignored; chunks are self-contained, so a file of copied chunks is a valid log).
  *
  * Measured (each in its own process, peak RSS from GNU time, best of PROCWATCH_BENCH_REPEAT runs):
- *   - procwatch full dump: every record → evtx_dump-shaped JSON → JSONL (written to /dev/null)
- *   - procwatch decodeEvtxFile: every record → WinEvent (what `scan` consumes)
- *   - procwatch decodeEvtxFile with the certreq rule's literals as prefilter (what `scan` does)
+ *   - `procwatch dump --format jsonl` (dumpEvtx; its output counted and dropped) with 2 worker threads and 1 thread
+ *   - decodeEvtxFile: every record → WinEvent (what `scan` consumes by default)
+ *   - decodeEvtxFile with the built-in rules' literals and keepEvents = the correlator's context events
+ *     (Sysmon 1/3/5/11/22, Security 4688/4689): the context-preserving scan path
+ *   - decodeEvtxFile with the literals only (what `scan --fast` does)
  *   - evtxexport -f xml (libevtx, Debian libevtx-utils)
  *   - evtx_dump.py (python-evtx, Debian python3-evtx): too slow for the whole file, so it runs on a subset
  *     and its rate is extrapolated (said so in the output)
  *
  * Env: PROCWATCH_BENCH_EVTX_MB (default 256), PROCWATCH_BENCH_PY_MB (default 8), PROCWATCH_BENCH_REPEAT (default 1).
- * Standalone: node --import tsx bench/evtx.bench.ts
+ * Standalone: node --import tsx bench/evtx.bench.ts (uses dist/ when it is built and newer than src/, as
+ * `npm run bench` makes it; else the TypeScript sources, where worker threads also pay tsx's start-up).
  */
-import { createWriteStream, existsSync, openSync, readFileSync, closeSync, writeSync, statSync, renameSync } from 'node:fs';
-import { once } from 'node:events';
+import { existsSync, openSync, readFileSync, closeSync, writeSync, statSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
-import { dataDir, fmt, SHARED, timeCommand } from './lib.js';
+import { dataDir, fmt, REPO, SHARED, timeCommand } from './lib.js';
 
 const HEADER = 4096;
 const CHUNK = 65536;
@@ -40,44 +42,59 @@ const SOURCES = [
 
 // --- child modes: one measurement per process, so peak RSS belongs to it alone -------------------------------
 
-async function childDump(file: string): Promise<void> {
-  const { parseEvtxFile, recordToJson } = await import('../src/evtx/index.js');
-  const out = createWriteStream('/dev/null');
-  let records = 0;
-  let errors = 0;
-  let pending = '';
-  for await (const item of parseEvtxFile(file)) {
-    if ('error' in item) {
-      errors++;
-      continue;
-    }
-    records++;
-    pending += JSON.stringify(recordToJson(item.record.root())) + '\n';
-    if (pending.length > 1 << 16) {
-      if (!out.write(pending)) await once(out, 'drain');
-      pending = '';
-    }
-  }
-  out.end(pending);
-  await once(out, 'finish');
-  process.stdout.write(JSON.stringify({ records, errors }) + '\n');
+/**
+ * The compiled build when it is there and current (`npm run bench` builds first): worker threads then load plain
+ * JS as in production; else the TypeScript sources through tsx.
+ */
+const DIST = join(REPO, 'dist');
+function modulePath(rel: string): string {
+  const js = join(DIST, `${rel}.js`);
+  const ts = join(REPO, 'src', `${rel}.ts`);
+  return existsSync(join(DIST, 'evtx', 'render', 'jsonDirect.js')) && statSync(js).mtimeMs >= statSync(ts).mtimeMs ? js : ts;
 }
 
-async function childDecode(file: string, prefilter: boolean): Promise<void> {
-  const { decodeEvtxFile } = await import('../src/formats/evtxFile.js');
+/** The correlator's context events, as `scan` passes them with keepEvents. */
+const CONTEXT_EVENTS = [
+  { provider: 'Microsoft-Windows-Sysmon', eventIds: [1, 3, 5, 11, 22] },
+  { provider: 'Microsoft-Windows-Security-Auditing', eventIds: [4688, 4689] },
+];
+/** The built-in rules' sound literal set (what `scan --fast` passes). */
+const RULE_LITERALS = ['certreq', 'win.ini'];
+
+async function childDump(file: string, threads: number): Promise<void> {
+  const { dumpEvtx } = (await import(modulePath('cli/dump'))) as typeof import('../src/cli/dump.js');
+  const { Writable } = await import('node:stream');
+  let errText = '';
+  let records = 0;
+  const stderr = new Writable({
+    write(c: Buffer, _e, cb): void {
+      errText += c.toString();
+      cb();
+    },
+  });
+  // The dump's output is consumed here (instead of /dev/null) to count its lines: one per record.
+  const stdout = new Writable({
+    write(c: Buffer | string, _e, cb): void {
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) records++;
+      cb();
+    },
+  });
+  const code = await dumpEvtx(file, { format: 'jsonl', checksums: true, threads }, stdout, stderr);
+  if (code !== 0) throw new Error(`dump exit ${code}: ${errText.slice(0, 300)}`);
+  process.stdout.write(JSON.stringify({ records, errors: errText.split('\n').filter((l) => l !== '').length }) + '\n');
+}
+
+async function childDecode(file: string, mode: 'full' | 'keep' | 'literals'): Promise<void> {
+  const { decodeEvtxFile } = (await import(modulePath('formats/evtxFile'))) as typeof import('../src/formats/evtxFile.js');
   let events = 0;
   let errors = 0;
-  let certreq = 0;
-  const options = prefilter ? { prefilterLiterals: ['certreq', 'post', 'config', 'http', 'win.ini'] } : {};
+  const options = mode === 'full' ? {} : mode === 'keep' ? { prefilterLiterals: RULE_LITERALS, keepEvents: CONTEXT_EVENTS } : { prefilterLiterals: RULE_LITERALS };
   for await (const item of decodeEvtxFile(file, options)) {
     if ('error' in item) errors++;
-    else {
-      events++;
-      const ofn = item.event.data['OriginalFileName'];
-      if (typeof ofn === 'string' && ofn.toLowerCase().includes('certreq')) certreq++;
-    }
+    else events++;
   }
-  process.stdout.write(JSON.stringify({ records: events, errors, certreq }) + '\n');
+  process.stdout.write(JSON.stringify({ records: events, errors }) + '\n');
 }
 
 // --- input --------------------------------------------------------------------------------------------------
@@ -174,21 +191,26 @@ async function main(): Promise<void> {
   console.log('machine: 2 cores shared with other work — figures are noisy; ratios on the same run are the useful part');
 
   const rows: Row[] = [];
-  const dump = runChild('dump', big, repeat);
-  rows.push({ name: 'procwatch: full dump → JSONL', mb: bigMb, seconds: dump.t.seconds, records: dump.records, rssMb: dump.t.maxRssMb, note: dump.errors ? `${dump.errors} error items` : '' });
+  const dump2 = runChild('dump2', big, repeat);
+  const total = dump2.records;
+  rows.push({ name: 'procwatch dump → JSONL, 2 threads', mb: bigMb, seconds: dump2.t.seconds, records: total, rssMb: dump2.t.maxRssMb, note: dump2.errors ? `${dump2.errors} problems reported` : '' });
+  const dump1 = runChild('dump1', big, repeat);
+  rows.push({ name: 'procwatch dump → JSONL, 1 thread', mb: bigMb, seconds: dump1.t.seconds, records: total, rssMb: dump1.t.maxRssMb });
   const decode = runChild('decode', big, repeat);
-  rows.push({ name: 'procwatch: decodeEvtxFile → WinEvent', mb: bigMb, seconds: decode.t.seconds, records: decode.records, rssMb: decode.t.maxRssMb });
-  const scan = runChild('scan', big, repeat);
-  rows.push({ name: 'procwatch: decode + certreq prefilter', mb: bigMb, seconds: scan.t.seconds, records: dump.records, rssMb: scan.t.maxRssMb, note: `${scan.records} records passed the prefilter` });
+  rows.push({ name: 'decodeEvtxFile → WinEvent (all)', mb: bigMb, seconds: decode.t.seconds, records: total, rssMb: decode.t.maxRssMb, note: `${decode.records} events` });
+  const keep = runChild('keep', big, repeat);
+  rows.push({ name: 'decodeEvtxFile literals + keepEvents', mb: bigMb, seconds: keep.t.seconds, records: total, rssMb: keep.t.maxRssMb, note: `${keep.records} events decoded (rule literals + Sysmon 1/3/5/11/22, Security 4688/4689)` });
+  const lits = runChild('literals', big, repeat);
+  rows.push({ name: 'decodeEvtxFile literals only (--fast)', mb: bigMb, seconds: lits.t.seconds, records: total, rssMb: lits.t.maxRssMb, note: `${lits.records} events decoded` });
 
   let evtxexportRow: Row | undefined;
   if (commandExists('evtxexport')) {
     const t = timeCommand(['evtxexport', '-f', 'xml', big], { repeat, stdoutToNull: true });
-    evtxexportRow = { name: 'evtxexport -f xml (libevtx)', mb: bigMb, seconds: t.seconds, records: dump.records, rssMb: t.maxRssMb, note: t.status === 0 ? '' : `exit ${t.status}` };
+    evtxexportRow = { name: 'evtxexport -f xml (libevtx)', mb: bigMb, seconds: t.seconds, records: total, rssMb: t.maxRssMb, note: t.status === 0 ? '' : `exit ${t.status}` };
     rows.push(evtxexportRow);
   } else console.log('evtxexport not installed (apt-get install libevtx-utils): skipped');
   if (commandExists('evtx_dump.py')) {
-    const subset = runChild('dump', small, 1);
+    const subset = runChild('dump1', small, 1);
     const t = timeCommand(['evtx_dump.py', small], { repeat: 1, stdoutToNull: true });
     rows.push({
       name: 'evtx_dump.py (python-evtx)',
@@ -207,7 +229,7 @@ async function main(): Promise<void> {
     const rate = r.mb / r.seconds;
     console.log(
       [
-        r.name.padEnd(40),
+        r.name.padEnd(40).slice(0, 40),
         fmt(r.mb, 0).padStart(7),
         fmt(r.seconds, 2).padStart(8),
         fmt(rate, 1).padStart(8),
@@ -218,16 +240,18 @@ async function main(): Promise<void> {
       ].join(''),
     );
   }
-  console.log(`\nrecords in the input: ${dump.records}; targets (issue 3): full parse ≥ 10× evtxexport, scan ≥ 30×, peak RSS < 300 MB`);
+  console.log(`\nrecords in the input: ${total} (records/s counts every record read, kept or skipped); targets (issue 3): full parse ≥ 10× evtxexport, scan ≥ 30×, peak RSS < 300 MB`);
 }
 
 const childAt = process.argv.indexOf('--child');
 if (childAt >= 0) {
   const mode = process.argv[childAt + 1];
   const file = process.argv[childAt + 2]!;
-  if (mode === 'dump') await childDump(file);
-  else if (mode === 'decode') await childDecode(file, false);
-  else if (mode === 'scan') await childDecode(file, true);
+  if (mode === 'dump1') await childDump(file, 1);
+  else if (mode === 'dump2') await childDump(file, 2);
+  else if (mode === 'decode') await childDecode(file, 'full');
+  else if (mode === 'keep') await childDecode(file, 'keep');
+  else if (mode === 'literals') await childDecode(file, 'literals');
   else throw new Error(`unknown child mode ${mode}`);
 } else {
   await main();

@@ -74,7 +74,8 @@ export async function dumpEvtx(file: string, opts: DumpOptions, stdout: Writable
   if (opts.format === 'json') await writer.write('[');
   if (opts.format === 'xml') await writer.write('<?xml version="1.0" encoding="utf-8"?>\n<Events>\n');
   const threads = opts.threads !== undefined ? Math.max(1, Math.min(16, Math.floor(opts.threads))) : defaultThreads(fileSize);
-  const blocks = threads > 1 ? renderEvtxFile(file, { format: opts.format, threads, settings: { validateChecksums: opts.checksums } }) : renderStreaming(file, opts);
+  // JSONL is rendered a block of chunks at a time into byte buffers, also on one thread.
+  const blocks = threads > 1 || opts.format === 'jsonl' ? renderEvtxFile(file, { format: opts.format, threads, settings: { validateChecksums: opts.checksums } }) : renderStreaming(file, opts);
   try {
     for await (const block of blocks) {
       if (closed) break;
@@ -85,6 +86,7 @@ export async function dumpEvtx(file: string, opts: DumpOptions, stdout: Writable
       }
       if (block.count > 0) {
         if (opts.format === 'json') await writer.write((records > 0 ? ',\n' : '\n') + block.text);
+        else if (block.bytes) await writer.writeBytes(block.bytes);
         else await writer.write(block.text);
         records += block.count;
       }
@@ -144,6 +146,13 @@ class BufferedWriter {
     this.parts.push(s);
     this.size += s.length;
     if (this.size >= 65536) await this.flush();
+  }
+
+  /** Bytes go out as they are (after what is pending), without another copy. */
+  async writeBytes(b: Uint8Array): Promise<void> {
+    await this.flush();
+    if (b.length === 0 || this.out.destroyed || this.out.writableEnded) return;
+    if (!this.out.write(b)) await waitForDrain(this.out);
   }
 
   async flush(): Promise<void> {

@@ -20,6 +20,7 @@ export { renderEvtxFile, runBlocks, CHUNKS_PER_BLOCK, type RenderOptions, type B
 export { parseBlock, renderRecord, joinRecords, type RenderedBlock, type TextFormat, type BlockJob, type BlockWork, type BlockLocation, type BlockFunction } from './render/blocks.js';
 export { fileHeaderInfo, type FileHeaderInfo } from './fileHeader.js';
 export { recordMayContain, compileLiterals, type LiteralSet } from './prefilter.js';
+export { recordSystemKey, type SystemKey } from './systemKey.js';
 
 function* headerProblems(info: FileHeaderInfo, name: string, settings: ParserSettings): Generator<EvtxItem> {
   if (!info.magicOk) yield { error: { file: name, offset: 0, reason: 'bad file signature (not ElfFile); trying chunks anyway' } };

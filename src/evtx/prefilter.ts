@@ -51,6 +51,8 @@ export function compileLiterals(literals: readonly string[]): LiteralSet | null 
  * Byte search, case-insensitive for ASCII: the bytes are read as latin1 (one char per byte) and lower-cased,
  * so a UTF-16LE needle is the latin1 reading of its bytes ("c\0e\0r\0..."). Lower-casing latin1 only maps
  * A-Z to a-z and non-ASCII letters to other non-ASCII letters, so no ASCII match can be lost.
+ * (Measured: faster than folding bytes in JS and searching with Buffer#indexOf — native copy, lower-casing
+ * and search beat a per-byte loop.)
  */
 function containsAny(buf: Buffer, start: number, end: number, set: LiteralSet): boolean {
   if (end <= start) return false;

@@ -3,10 +3,12 @@
  *
  * The System header and EventData/UserData fields are read straight off the rendered element tree. With
  * `prefilterLiterals`, records are parsed lazily and a record whose bytes and templates cannot contain any
- * literal (see src/evtx/prefilter.ts — sound: it never drops a record that could match) is skipped unrendered.
+ * literal (see src/evtx/prefilter.ts — sound: it never drops a record that could match) is skipped unrendered,
+ * unless its provider and EventID are in `keepEvents` (read from the template's System header, see
+ * src/evtx/systemKey.ts): context events the correlator needs whatever their content.
  */
 import type { DecodeError, DecodeItem, EventOrigin, EventSystem, FieldValue, Scalar, WinEvent } from '../model/event.js';
-import type { DecodeOptions } from './index.js';
+import type { DecodeOptions, KeepEvent } from './index.js';
 import {
   attribute,
   childElement,
@@ -14,6 +16,7 @@ import {
   parseBlock,
   parseEvtxFile,
   recordMayContain,
+  recordSystemKey,
   runBlocks,
   textOf,
   type BlockJob,
@@ -46,12 +49,37 @@ export async function* decodeEvtxFile(path: string, options: EvtxDecodeOptions =
   }
 }
 
+/** What the prefilter skips: records without any literal, unless kept by provider and EventID. */
+interface RecordFilter {
+  literals: LiteralSet;
+  /** Lower-cased provider → kept EventIDs; null: nothing kept. */
+  keep: Map<string, Set<number>> | null;
+}
+
+function recordFilter(literalList: readonly string[] | null | undefined, keepEvents: readonly KeepEvent[] | null | undefined): RecordFilter | null {
+  const literals = literalList ? compileLiterals(literalList) : null;
+  if (!literals) return null; // no literals, or none the prefilter can look for soundly: nothing is skipped
+  let keep: Map<string, Set<number>> | null = null;
+  for (const k of keepEvents ?? []) {
+    keep ??= new Map();
+    const key = k.provider.toLowerCase();
+    const ids = keep.get(key) ?? new Set<number>();
+    for (const id of k.eventIds) ids.add(id);
+    keep.set(key, ids);
+  }
+  return { literals, keep };
+}
+
+function isKept(keep: Map<string, Set<number>>, provider: string, eventId: number | undefined): boolean {
+  return eventId !== undefined && keep.get(provider.toLowerCase())?.has(eventId) === true;
+}
+
 async function* decodeSerial(path: string, options: EvtxDecodeOptions): AsyncIterable<DecodeItem> {
-  const literals = options.prefilterLiterals ? compileLiterals(options.prefilterLiterals) : null;
+  const filter = recordFilter(options.prefilterLiterals, options.keepEvents);
   let index = 0;
   let lastChunk = -1;
   if (options.onBytes) options.onBytes(HEADER_BYTES);
-  for await (const item of parseEvtxFile(path, { lazy: literals !== null })) {
+  for await (const item of parseEvtxFile(path, { lazy: filter !== null })) {
     if ('error' in item) {
       yield { error: toDecodeError(item.error) };
       continue;
@@ -62,7 +90,7 @@ async function* decodeSerial(path: string, options: EvtxDecodeOptions): AsyncIte
       if (lastChunk >= 0) options.onBytes(CHUNK_BYTES * (record.chunkIndex - lastChunk));
       lastChunk = record.chunkIndex;
     }
-    const decoded = decodeRecord(record, path, index++, literals);
+    const decoded = decodeRecord(record, path, index++, filter);
     if (decoded) yield decoded;
   }
   if (options.onBytes && lastChunk >= 0) options.onBytes(CHUNK_BYTES);
@@ -74,11 +102,27 @@ export function threadsFromEnv(): number | undefined {
   return Number.isInteger(v) && v >= 1 && v <= 16 ? v : undefined;
 }
 
-/** One record → its WinEvent, an error, or null when the prefilter shows it cannot match. */
-function decodeRecord(record: EvtxRecord, path: string, index: number, literals: LiteralSet | null): DecodeItem | null {
+/**
+ * One record → its WinEvent, an error, or null when the prefilter shows it cannot match and it is not kept.
+ * Kept events are looked up first (from the System header, without rendering): cheaper than the literal search.
+ */
+function decodeRecord(record: EvtxRecord, path: string, index: number, filter: RecordFilter | null): DecodeItem | null {
   const origin: EventOrigin = { file: path, chunk: record.chunkIndex, offset: record.offset, dialect: 'evtx', index };
   try {
-    if (literals && !recordMayContain(record, literals)) return null;
+    if (filter) {
+      let kept = false;
+      if (filter.keep) {
+        const key = recordSystemKey(record);
+        if (key === null) {
+          // The header cannot be read without rendering: render, and decide on the event itself.
+          const event = recordToWinEvent(record, record.root(), origin);
+          if (isKept(filter.keep, event.system.provider, event.system.eventId) || recordMayContain(record, filter.literals)) return { event };
+          return null;
+        }
+        kept = isKept(filter.keep, key.provider, intText(key.eventIdText));
+      }
+      if (!kept && !recordMayContain(record, filter.literals)) return null;
+    }
     return { event: recordToWinEvent(record, record.root(), origin) };
   } catch (err) {
     return { error: { file: path, chunk: record.chunkIndex, offset: record.offset, recordId: record.recordId, index, reason: err instanceof Error ? err.message : String(err) } };
@@ -96,16 +140,17 @@ interface DecodedBlock {
  * relative to the block; decodeParallel makes them file-wide.
  */
 export function decodeEvtxBlock(job: BlockJob, arg: unknown): DecodedBlock {
-  const literalList = Array.isArray(arg) ? arg.filter((x): x is string => typeof x === 'string') : null;
-  const literals = literalList ? compileLiterals(literalList) : null;
+  const a = (arg ?? {}) as { literals?: unknown; keepEvents?: unknown };
+  const literalList = Array.isArray(a.literals) ? a.literals.filter((x): x is string => typeof x === 'string') : null;
+  const filter = recordFilter(literalList, Array.isArray(a.keepEvents) ? (a.keepEvents as KeepEvent[]) : null);
   const items: DecodeItem[] = [];
   let records = 0;
-  for (const item of parseBlock(job.bytes, job, { ...job.settings, lazy: literals !== null })) {
+  for (const item of parseBlock(job.bytes, job, { ...job.settings, lazy: filter !== null })) {
     if ('error' in item) {
       items.push({ error: toDecodeError(item.error) });
       continue;
     }
-    const decoded = decodeRecord(item.record, job.file, records++, literals);
+    const decoded = decodeRecord(item.record, job.file, records++, filter);
     if (decoded) items.push(decoded);
   }
   return { items, records };
@@ -113,7 +158,7 @@ export function decodeEvtxBlock(job: BlockJob, arg: unknown): DecodedBlock {
 
 async function* decodeParallel(path: string, options: EvtxDecodeOptions, threads: number): AsyncIterable<DecodeItem> {
   const literals = options.prefilterLiterals && options.prefilterLiterals.length > 0 ? options.prefilterLiterals : null;
-  const work = { kind: 'module' as const, url: import.meta.url, exportName: 'decodeEvtxBlock', arg: literals };
+  const work = { kind: 'module' as const, url: import.meta.url, exportName: 'decodeEvtxBlock', arg: { literals, keepEvents: options.keepEvents ?? null } };
   let base = 0;
   if (options.onBytes) options.onBytes(HEADER_BYTES);
   for await (const out of runBlocks(path, { threads, work })) {

@@ -202,7 +202,8 @@ test('rendering on worker threads gives the same records, in the same order, as 
     let text = '';
     const errors: string[] = [];
     for await (const block of renderEvtxFile(file, { format: 'jsonl', threads })) {
-      text += block.text;
+      // JSONL blocks come as UTF-8 bytes (moved between threads without a copy).
+      text += block.bytes ? Buffer.from(block.bytes.buffer, block.bytes.byteOffset, block.bytes.byteLength).toString('utf8') : block.text;
       for (const e of block.errors) errors.push(`${e.chunkIndex}:${e.offset}:${e.reason}`);
     }
     return { text, errors };

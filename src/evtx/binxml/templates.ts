@@ -59,11 +59,7 @@ function instantiateElement(
   out: XmlNode[],
   budget: Budget,
 ): void {
-  const attributes: XmlAttribute[] = [];
-  for (const a of node.attributes) {
-    const rendered = renderAttribute(ctx, a.name, a.parts, values);
-    if (rendered) attributes.push(rendered);
-  }
+  const attributes = elementAttributes(ctx, node, values);
   // An element whose whole content is one array substitution is repeated once per item (as Windows renders it).
   const only = node.children.length === 1 ? node.children[0]! : undefined;
   if (only && only.kind === 'sub' && values) {
@@ -85,6 +81,29 @@ function instantiateElement(
   const children: XmlNode[] = [];
   instantiate(ctx, node.children, values, nesting, children, budget);
   out.push({ kind: 'element', name: node.name, attributes, children });
+}
+
+/**
+ * An element's rendered attributes. When every attribute is one literal text (xmlns, `<Data Name="X">`, or no
+ * attributes at all) the rendering is the same for every record: made once per template and shared.
+ */
+function elementAttributes(ctx: BinXmlContext, node: Extract<BxNode, { kind: 'element' }>, values: ValueRef[] | null): XmlAttribute[] {
+  const cached = node.literalAttributes as XmlAttribute[] | null | undefined;
+  if (cached) return cached;
+  if (cached === undefined) {
+    if (node.attributes.every((a) => a.parts.length === 1 && a.parts[0]!.kind === 'text')) {
+      const fixed = node.attributes.map((a) => renderAttribute(ctx, a.name, a.parts, null)!);
+      node.literalAttributes = fixed;
+      return fixed;
+    }
+    node.literalAttributes = null;
+  }
+  const attributes: XmlAttribute[] = [];
+  for (const a of node.attributes) {
+    const rendered = renderAttribute(ctx, a.name, a.parts, values);
+    if (rendered) attributes.push(rendered);
+  }
+  return attributes;
 }
 
 function allAbsentOptional(children: BxNode[], values: ValueRef[] | null): boolean {

@@ -56,6 +56,10 @@ export interface ElementNode {
   name: string;
   attributes: AttributeNode[];
   children: BxNode[];
+  /** A renderer's per-element cache (render/jsonDirect.ts); lives as long as the chunk's template. */
+  plan: unknown;
+  /** Rendered attributes when they are all literal (shared by every record: trees are read-only); null: not. */
+  literalAttributes: unknown;
 }
 export interface AttributeNode {
   name: string;
@@ -132,7 +136,7 @@ export function parseFragment(ctx: BinXmlContext, start: number, end: number, wi
         cur.skip(4, 'element data size');
         const name = readName(ctx, cur);
         if (token & TOKEN.MoreFlag) cur.skip(4, 'attribute list size');
-        const el: ElementNode = { kind: 'element', name, attributes: [], children: [] };
+        const el: ElementNode = { kind: 'element', name, attributes: [], children: [], plan: undefined, literalAttributes: undefined };
         attr = null;
         target.push(el);
         if (stack.length >= MAX_ELEMENT_DEPTH) fail('elements nested too deeply', tokenOffset);

@@ -231,10 +231,20 @@ function stripNuls(s: string): string {
   return end === s.length ? s : s.slice(0, end);
 }
 
-function hex64(view: DataView, off: number): string {
+/** The last HexInt64 rendered: Keywords repeat from record to record, so most calls are answered here. */
+let lastHexHi = -1;
+let lastHexLo = -1;
+let lastHex = '';
+
+export function hex64(view: DataView, off: number): string {
   const lo = view.getUint32(off, true);
   const hi = view.getUint32(off + 4, true);
-  return hi === 0 ? '0x' + lo.toString(16) : '0x' + hi.toString(16) + lo.toString(16).padStart(8, '0');
+  if (hi === lastHexHi && lo === lastHexLo) return lastHex;
+  const s = hi === 0 ? '0x' + lo.toString(16) : '0x' + hi.toString(16) + lo.toString(16).padStart(8, '0');
+  lastHexHi = hi;
+  lastHexLo = lo;
+  lastHex = s;
+  return s;
 }
 
 const HEX_BYTE: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().padStart(2, '0'));

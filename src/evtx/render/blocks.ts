@@ -2,11 +2,13 @@
  * Blocks of consecutive chunks: the unit of work the parallel paths hand to worker threads. Chunks are
  * independent (each has its own string and template tables), so a block parses on its own.
  */
-import { parseChunk } from '../chunk.js';
+import { describe, parseChunk } from '../chunk.js';
+import { ChunkRecord } from '../record.js';
 import { CHUNK_SIZE } from '../fileHeader.js';
 import type { EvtxError, EvtxItem, ParserSettings } from '../types.js';
 import type { XmlNode } from '../xmlTree.js';
 import { recordToJson, recordToJsonString } from './json.js';
+import { ByteSink, writeRecordJson } from './jsonDirect.js';
 import { recordToXml } from './xml.js';
 
 export type TextFormat = 'jsonl' | 'json' | 'xml';
@@ -40,7 +42,12 @@ export interface RenderedBlock {
    * many): JSONL lines each ending in a newline, XML events back to back, or pretty JSON objects joined by ",\n".
    */
   text: string;
-  /** Number of records in `text`. */
+  /**
+   * JSONL only: the block's lines as UTF-8 bytes instead of `text` (which is then empty). Bytes cross
+   * threads by transfer, with no copy and no encoding on the writing thread.
+   */
+  bytes?: Uint8Array;
+  /** Number of records in `text` (or `bytes`). */
   count: number;
   errors: EvtxError[];
 }
@@ -54,6 +61,7 @@ export function* parseBlock(bytes: Uint8Array, loc: BlockLocation, settings: Par
 }
 
 export function renderBlock(job: BlockJob, format: TextFormat): RenderedBlock {
+  if (format === 'jsonl') return renderBlockJsonl(job);
   const records: string[] = [];
   const errors: EvtxError[] = [];
   for (const item of parseBlock(job.bytes, job, { ...job.settings, lazy: false })) {
@@ -69,6 +77,37 @@ export function renderBlock(job: BlockJob, format: TextFormat): RenderedBlock {
     }
   }
   return { text: joinRecords(records, format), count: records.length, errors };
+}
+
+/**
+ * JSONL of a block into one byte buffer: records are read lazily and written by the direct JSON writer,
+ * falling back to the element tree for what it does not cover. A record whose BinXml is damaged is reported
+ * exactly as the eager parser reports it (same place in the order, same reason).
+ */
+function renderBlockJsonl(job: BlockJob): RenderedBlock {
+  const out = new ByteSink(job.bytes.length * 3);
+  const errors: EvtxError[] = [];
+  let count = 0;
+  for (const item of parseBlock(job.bytes, job, { ...job.settings, lazy: true })) {
+    if ('error' in item) {
+      errors.push(item.error);
+      continue;
+    }
+    const r = item.record;
+    if (!(r instanceof ChunkRecord) || !writeRecordJson(r, out)) {
+      let line: string;
+      try {
+        line = recordToJsonString(r.root());
+      } catch (err) {
+        errors.push({ file: job.file, chunkIndex: r.chunkIndex, offset: r.offset, recordId: r.recordId, reason: describe(err) });
+        continue;
+      }
+      out.string(line);
+    }
+    out.byte(0x0a);
+    count++;
+  }
+  return { text: '', bytes: out.view(), count, errors };
 }
 
 /** Rendered records of one block as one string (see RenderedBlock.text). */

@@ -91,7 +91,7 @@ export function recordToJsonString(node: XmlNode): string {
   return `{${JSON.stringify(node.name)}:${elementToJsonString(node)}}`;
 }
 
-function scalarString(v: JsonScalar): string {
+export function scalarString(v: JsonScalar): string {
   if (typeof v === 'string') return quoteString(v);
   if (v === null) return 'null';
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null'; // as JSON.stringify does
@@ -111,7 +111,7 @@ function quoteString(s: string): string {
 
 /** Quoted keys: element and attribute names repeat in every record, so their JSON form is cached. */
 const quotedKeys = new Map<string, string>();
-function quoteKey(k: string): string {
+export function quoteKey(k: string): string {
   let q = quotedKeys.get(k);
   if (q === undefined) {
     q = JSON.stringify(k);

@@ -16,7 +16,7 @@ import { runBlockJob, type BlockJob, type BlockWork, type RenderedBlock, type Te
  */
 export const CHUNKS_PER_BLOCK = 4;
 const BLOCK_SIZE = CHUNK_SIZE * CHUNKS_PER_BLOCK;
-const IN_FLIGHT_PER_WORKER = 1;
+const IN_FLIGHT_PER_WORKER = 2;
 
 export interface BlockRunOptions {
   /** Worker threads; 1 runs on the calling thread. */

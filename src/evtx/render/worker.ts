@@ -4,7 +4,11 @@ import { runBlockJob, type BlockJob } from './blocks.js';
 
 parentPort?.on('message', (msg: { seq: number; job: BlockJob }) => {
   runBlockJob(msg.job).then(
-    (result) => parentPort?.postMessage({ seq: msg.seq, result }),
+    (result) => {
+      // Rendered bytes move to the main thread instead of being copied.
+      const bytes = (result as { bytes?: unknown } | null)?.bytes;
+      parentPort?.postMessage({ seq: msg.seq, result }, bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : []);
+    },
     (err: unknown) => parentPort?.postMessage({ seq: msg.seq, failure: err instanceof Error ? err.message : String(err) }),
   );
 });
