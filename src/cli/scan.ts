@@ -14,7 +14,7 @@ import type { Alert } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { loadPlaceholders } from '../rules/index.js';
-import { ConfigError } from '../correlate/index.js';
+import { ConfigError, CONTEXT_EVENTS } from '../correlate/index.js';
 import { parseDuration } from '../triage/config.js';
 import { writeAlerts, OUTPUT_FORMATS, type OutputFormat } from './render.js';
 import { EXIT_ALERTS, EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
@@ -38,6 +38,7 @@ export interface ScanOptions {
   indexCapacity?: number;
   showSuppressed?: boolean;
   fast?: boolean;
+  prefilter: boolean;
   progress: boolean;
   quiet?: boolean;
 }
@@ -74,7 +75,8 @@ export function registerScan(program: Command, setExit: SetExit): void {
     .option('--incident-by-user', 'group incidents by host and user instead of host only')
     .option('--index-capacity <n>', 'process events kept for process trees and lifetimes (default 200000)', positiveInteger)
     .option('--show-suppressed', 'include suppressed alerts in the output (they are always counted)')
-    .option('--fast', 'skip records that cannot match any rule before decoding them (faster; trees, lifetimes and evidence then come only from records that pass)')
+    .option('--fast', 'skip every record that cannot match a rule, even those correlation reads (trees, lifetimes and evidence then come only from records that pass)')
+    .option('--no-prefilter', 'decode every record (by default records that can neither match a rule nor serve correlation are skipped undecoded)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('-q, --quiet', 'no summary on stderr')
     .option('-v, --verbose', 'print every rule warning (unknown fields, unsupported log sources)')
@@ -146,9 +148,11 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   }
 
   const progress = startProgress(options, inputs);
-  // The literal prefilter is sound for detection but hides the surrounding events from correlation
-  // (process trees, lifetimes, evidence), so it is opt-in.
-  const prefilterLiterals = options.fast ? pipeline.engine.prefilterLiterals() : null;
+  // The engine's literal set is sound for detection: a record holding none of the literals matches no rule.
+  // Correlation also reads process, network, DNS and file events, so by default those are kept too;
+  // --fast drops them as well, --no-prefilter decodes everything.
+  const prefilterLiterals = options.prefilter ? pipeline.engine.prefilterLiterals() : null;
+  const keepEvents = options.fast ? null : CONTEXT_EVENTS.map((k) => ({ provider: k.provider, eventIds: [...k.eventIds] }));
   const raised: Alert[] = [];
   for (const input of inputs) {
     stats.files++;
@@ -157,7 +161,7 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
       progress?.increment(n);
     };
     // Batches (one per read chunk) rather than items: one await per chunk, not per event.
-    for await (const batch of decodeFileBatches(input, { onBytes, prefilterLiterals })) {
+    for await (const batch of decodeFileBatches(input, { onBytes, prefilterLiterals, keepEvents })) {
       for (const item of batch) {
         if ('error' in item) {
           progress?.stop();

@@ -8,6 +8,15 @@ import { SECURITY_PROVIDER, SYSMON_PROVIDER } from '../model/event.js';
 
 export type Activity = 'start' | 'end' | 'network' | 'dns' | 'file' | 'other';
 
+/**
+ * Every event correlation reads (the cases of activityOf below). A source that skips events for speed must
+ * keep these, or process trees, lifetimes and evidence would lose them.
+ */
+export const CONTEXT_EVENTS: readonly { provider: string; eventIds: number[] }[] = [
+  { provider: SYSMON_PROVIDER, eventIds: [1, 3, 5, 11, 22] },
+  { provider: SECURITY_PROVIDER, eventIds: [4688, 4689] },
+];
+
 export function activityOf(ev: WinEvent): Activity {
   const { provider, eventId } = ev.system;
   if (provider === SYSMON_PROVIDER) {

@@ -26,6 +26,7 @@ import { ProcessIndex, type EvidenceRecord, type IndexRecord, type StartRecord }
 
 export type { Incident } from './incidents.js';
 export { ConfigError } from '../triage/config.js';
+export { CONTEXT_EVENTS } from './fields.js';
 
 export interface CorrelatorOptions {
   /** Path of a YAML config with suppressions, groups and incident settings (see src/triage/config.ts). */
