@@ -1,6 +1,6 @@
 /**
  * Severity and a one-line reason for an alert, from what its event shows. This never changes which events fire:
- * the rule decided that; triage only grades it (see docs/triage.md for the table).
+ * the rule decided that; triage only grades it (the README's severity table lists them).
  */
 import type { Severity } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';

@@ -22,7 +22,7 @@ function corpusRows(): Row[] {
 
 /**
  * What each row of the corpus does, read from its command line and its note: verb, -config target kind, file
- * sent, response file, and the severity the built-in rule's alert gets (docs/triage.md). null = none.
+ * sent, response file, and the severity the built-in rule's alert gets (the README severity table). null = none.
  * Rows whose process is not certreq give the certreq command they launch (cmd /c, powershell -c) or null.
  */
 const EXPECTED: Array<[number, string | null, string | null, string | null, string | null, string]> = [
