@@ -164,3 +164,24 @@ test('incident grouping and the OCSF and timeline formats', async () => {
   assert.match(timeline.split('\r\n')[0]!, /^datetime,timestamp,timestamp_desc,message/);
   assert.ok(timeline.split('\r\n').length > ocsf.length, 'the timeline has a row per related event, not only per alert');
 });
+
+test('rule filters: --min-level, --tags and --rule-status select which Sigma rules run', async () => {
+  const rules = join(CORPUS, 'sigma', 'rules', 'windows', 'process_creation');
+  const run = async (...extra: string[]) => {
+    const r = await runCli(['scan', 'samples', '--format', 'jsonl', '--quiet', '--no-builtin', '-r', rules, ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    return jsonLines(r.stdout);
+  };
+  const all = await run();
+  const levels = ['informational', 'low', 'medium', 'high', 'critical'];
+  const high = await run('--min-level', 'high');
+  assert.ok(all.length > high.length, 'a lower-level rule fires on the samples');
+  assert.ok(high.length > 0);
+  for (const d of high) assert.ok(levels.indexOf(d['procwatch'].rule.level) >= 3, `${d['rule'].id} is ${d['procwatch'].rule.level}`);
+  const tagged = await run('--tags', 'attack.t1105');
+  assert.ok(tagged.length > 0);
+  for (const d of tagged) assert.ok((d['tags'] as string[]).includes('attack.t1105'));
+  const none = await runCli(['scan', 'samples', '--quiet', '--no-builtin', '-r', rules, '--rule-status', 'no-such-status']);
+  assert.equal(none.code, 2, 'a filter that leaves no rule is a usage error');
+  assert.match(none.stderr, /no rules to run/);
+});
