@@ -125,7 +125,8 @@ export function* parseChunk(input: Uint8Array, loc: ChunkLocation, settings: Par
       record = new ChunkRecord(ctx, loc.chunkIndex, off, fileOffset, size, recordId);
       if (!settings.lazy || !trailerOk) {
         try {
-          record.root();
+          if (settings.prove) settings.prove(record);
+          else record.root();
         } catch (err) {
           failure = err;
         }

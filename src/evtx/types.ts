@@ -10,6 +10,11 @@ export interface ParserSettings {
    * throw (for consumers that skip most records, e.g. behind a literal prefilter).
    */
   lazy?: boolean;
+  /**
+   * Eager mode: how a record is proven decodable while iterating, instead of rendering its tree. It must throw
+   * exactly when root() would (e.g. try a cheaper reading and fall back to root() when it gives up). Default: root().
+   */
+  prove?: (record: EvtxRecord) => void;
 }
 
 /** A located problem; parsing goes on after it. */

@@ -26,6 +26,7 @@ import {
   type XmlElement,
   type XmlNode,
 } from '../evtx/index.js';
+import { addField, intText, normaliseTime, readWinEventDirect, type DirectEvent } from './evtxDirect.js';
 
 const HEADER_BYTES = 4096;
 const CHUNK_BYTES = 65536;
@@ -36,6 +37,11 @@ export interface EvtxDecodeOptions extends DecodeOptions {
    * events cross threads by structured clone, which measured (2 cores, shared) costs about what it saves.
    */
   threads?: number;
+  /**
+   * Build every WinEvent from the record's rendered element tree (the reference path) instead of reading it
+   * straight from the template and values (evtxDirect.ts). Same events and errors; slower. For tests.
+   */
+  tree?: boolean;
 }
 
 export async function* decodeEvtxFile(path: string, options: EvtxDecodeOptions = {}): AsyncIterable<DecodeItem> {
@@ -79,7 +85,8 @@ async function* decodeSerial(path: string, options: EvtxDecodeOptions): AsyncIte
   let index = 0;
   let lastChunk = -1;
   if (options.onBytes) options.onBytes(HEADER_BYTES);
-  for await (const item of parseEvtxFile(path, { lazy: filter !== null })) {
+  const proof = options.tree ? null : new Proof();
+  for await (const item of parseEvtxFile(path, { lazy: filter !== null, prove: proof?.prove })) {
     if ('error' in item) {
       yield { error: toDecodeError(item.error) };
       continue;
@@ -90,7 +97,7 @@ async function* decodeSerial(path: string, options: EvtxDecodeOptions): AsyncIte
       if (lastChunk >= 0) options.onBytes(CHUNK_BYTES * (record.chunkIndex - lastChunk));
       lastChunk = record.chunkIndex;
     }
-    const decoded = decodeRecord(record, path, index++, filter);
+    const decoded = decodeRecord(record, path, index++, filter, proof);
     if (decoded) yield decoded;
   }
   if (options.onBytes && lastChunk >= 0) options.onBytes(CHUNK_BYTES);
@@ -106,7 +113,7 @@ export function threadsFromEnv(): number | undefined {
  * One record → its WinEvent, an error, or null when the prefilter shows it cannot match and it is not kept.
  * Kept events are looked up first (from the System header, without rendering): cheaper than the literal search.
  */
-function decodeRecord(record: EvtxRecord, path: string, index: number, filter: RecordFilter | null): DecodeItem | null {
+function decodeRecord(record: EvtxRecord, path: string, index: number, filter: RecordFilter | null, proof: Proof | null): DecodeItem | null {
   const origin: EventOrigin = { file: path, chunk: record.chunkIndex, offset: record.offset, dialect: 'evtx', index };
   try {
     if (filter) {
@@ -115,7 +122,7 @@ function decodeRecord(record: EvtxRecord, path: string, index: number, filter: R
         const key = recordSystemKey(record);
         if (key === null) {
           // The header cannot be read without rendering: render, and decide on the event itself.
-          const event = recordToWinEvent(record, record.root(), origin);
+          const event = toWinEvent(record, origin, proof);
           if (isKept(filter.keep, event.system.provider, event.system.eventId) || recordMayContain(record, filter.literals)) return { event };
           return null;
         }
@@ -123,9 +130,46 @@ function decodeRecord(record: EvtxRecord, path: string, index: number, filter: R
       }
       if (!kept && !recordMayContain(record, filter.literals)) return null;
     }
-    return { event: recordToWinEvent(record, record.root(), origin) };
+    return { event: toWinEvent(record, origin, proof) };
   } catch (err) {
     return { error: { file: path, chunk: record.chunkIndex, offset: record.offset, recordId: record.recordId, index, reason: err instanceof Error ? err.message : String(err) } };
+  }
+}
+
+/**
+ * The record's WinEvent: read straight from its template and values (evtxDirect.ts) when that covers it, else
+ * from the rendered tree. `proof` is null for the tree path only.
+ */
+function toWinEvent(record: EvtxRecord, origin: EventOrigin, proof: Proof | null): WinEvent {
+  if (proof) {
+    const taken = proof.take(record);
+    const direct = taken === undefined ? readWinEventDirect(record) : taken;
+    if (direct) return { system: direct.system, data: direct.data, origin };
+  }
+  return recordToWinEvent(record, record.root(), origin);
+}
+
+/**
+ * The parser's eager check of each record (ParserSettings.prove): the direct reading, which decodes what
+ * rendering decodes; only when it gives up is the tree rendered (and its error reported). The event it read is
+ * kept for the record that is yielded next, so the record is read once.
+ */
+class Proof {
+  private record: EvtxRecord | null = null;
+  private event: DirectEvent | null = null;
+  readonly prove = (record: EvtxRecord): void => {
+    const event = readWinEventDirect(record);
+    this.record = record;
+    this.event = event;
+    if (!event) record.root();
+  };
+  /** The event read while proving the record; null: the direct reading gave up; undefined: not proven. */
+  take(record: EvtxRecord): DirectEvent | null | undefined {
+    if (this.record !== record) return undefined;
+    const e = this.event;
+    this.record = null;
+    this.event = null;
+    return e;
   }
 }
 
@@ -140,17 +184,18 @@ interface DecodedBlock {
  * relative to the block; decodeParallel makes them file-wide.
  */
 export function decodeEvtxBlock(job: BlockJob, arg: unknown): DecodedBlock {
-  const a = (arg ?? {}) as { literals?: unknown; keepEvents?: unknown };
+  const a = (arg ?? {}) as { literals?: unknown; keepEvents?: unknown; tree?: unknown };
   const literalList = Array.isArray(a.literals) ? a.literals.filter((x): x is string => typeof x === 'string') : null;
   const filter = recordFilter(literalList, Array.isArray(a.keepEvents) ? (a.keepEvents as KeepEvent[]) : null);
   const items: DecodeItem[] = [];
   let records = 0;
-  for (const item of parseBlock(job.bytes, job, { ...job.settings, lazy: filter !== null })) {
+  const proof = a.tree === true ? null : new Proof();
+  for (const item of parseBlock(job.bytes, job, { ...job.settings, lazy: filter !== null, prove: proof?.prove })) {
     if ('error' in item) {
       items.push({ error: toDecodeError(item.error) });
       continue;
     }
-    const decoded = decodeRecord(item.record, job.file, records++, filter);
+    const decoded = decodeRecord(item.record, job.file, records++, filter, proof);
     if (decoded) items.push(decoded);
   }
   return { items, records };
@@ -158,7 +203,7 @@ export function decodeEvtxBlock(job: BlockJob, arg: unknown): DecodedBlock {
 
 async function* decodeParallel(path: string, options: EvtxDecodeOptions, threads: number): AsyncIterable<DecodeItem> {
   const literals = options.prefilterLiterals && options.prefilterLiterals.length > 0 ? options.prefilterLiterals : null;
-  const work = { kind: 'module' as const, url: import.meta.url, exportName: 'decodeEvtxBlock', arg: { literals, keepEvents: options.keepEvents ?? null } };
+  const work = { kind: 'module' as const, url: import.meta.url, exportName: 'decodeEvtxBlock', arg: { literals, keepEvents: options.keepEvents ?? null, tree: options.tree === true } };
   let base = 0;
   if (options.onBytes) options.onBytes(HEADER_BYTES);
   for await (const out of runBlocks(path, { threads, work })) {
@@ -199,11 +244,6 @@ function intOf(el: XmlElement | undefined): number | undefined {
   return intText(textOf(el));
 }
 
-function intText(s: string | undefined): number | undefined {
-  if (s === undefined || s === '') return undefined;
-  const n = s.startsWith('0x') ? parseInt(s, 16) : Number(s);
-  return Number.isFinite(n) ? n : undefined;
-}
 
 /** One pass over System's children (the first element of each name counts, as a lookup by name would). */
 function readSystem(sys: XmlElement, record: EvtxRecord): EventSystem {
@@ -274,18 +314,7 @@ function readSystem(sys: XmlElement, record: EvtxRecord): EventSystem {
   return out;
 }
 
-/** At most 7 fractional digits (100 ns, FILETIME's resolution): forwarded events carry 9 as text. */
-function normaliseTime(t: string): string {
-  // Our own renderings have exactly 7 digits (length 28); only longer text needs the regex.
-  return t.length <= 28 ? t : t.replace(/(\.\d{7})\d+Z$/, '$1Z');
-}
 
-function addField(data: Record<string, FieldValue>, key: string, value: Scalar): void {
-  const prev = data[key];
-  if (prev === undefined) data[key] = value;
-  else if (Array.isArray(prev)) prev.push(value);
-  else data[key] = [prev, value];
-}
 
 /** EventData `<Data Name="X">` → data.X; unnamed Data → data.Data (array); UserData → its leaf elements by name. */
 function readData(root: XmlElement): Record<string, FieldValue> {

@@ -87,7 +87,7 @@ function instantiateElement(
  * An element's rendered attributes. When every attribute is one literal text (xmlns, `<Data Name="X">`, or no
  * attributes at all) the rendering is the same for every record: made once per template and shared.
  */
-function elementAttributes(ctx: BinXmlContext, node: Extract<BxNode, { kind: 'element' }>, values: ValueRef[] | null): XmlAttribute[] {
+export function elementAttributes(ctx: BinXmlContext, node: Extract<BxNode, { kind: 'element' }>, values: ValueRef[] | null): XmlAttribute[] {
   const cached = node.literalAttributes as XmlAttribute[] | null | undefined;
   if (cached) return cached;
   if (cached === undefined) {
@@ -159,7 +159,7 @@ function substitute(ctx: BinXmlContext, ref: ValueRef, nesting: number, out: Xml
 }
 
 /** A value as one scalar: arrays outside a lone-element position are joined with commas. */
-function decodeFlat(ctx: BinXmlContext, ref: ValueRef): DecodedValue {
+export function decodeFlat(ctx: BinXmlContext, ref: ValueRef): DecodedValue {
   if ((ref.type & 0x7f) === VT.BinXml) return { kind: 'text', text: '', json: null };
   const d = decodeValue(ctx.buf, ctx.view, ref.type, ref.off, ref.size);
   if (!Array.isArray(d)) return d;

@@ -60,6 +60,8 @@ export interface ElementNode {
   plan: unknown;
   /** Rendered attributes when they are all literal (shared by every record: trees are read-only); null: not. */
   literalAttributes: unknown;
+  /** The WinEvent reader's per-element cache (src/formats/evtxDirect.ts): its field key when it is static. */
+  fieldKey: string | null | undefined;
 }
 export interface AttributeNode {
   name: string;
@@ -136,7 +138,7 @@ export function parseFragment(ctx: BinXmlContext, start: number, end: number, wi
         cur.skip(4, 'element data size');
         const name = readName(ctx, cur);
         if (token & TOKEN.MoreFlag) cur.skip(4, 'attribute list size');
-        const el: ElementNode = { kind: 'element', name, attributes: [], children: [], plan: undefined, literalAttributes: undefined };
+        const el: ElementNode = { kind: 'element', name, attributes: [], children: [], plan: undefined, literalAttributes: undefined, fieldKey: undefined };
         attr = null;
         target.push(el);
         if (stack.length >= MAX_ELEMENT_DEPTH) fail('elements nested too deeply', tokenOffset);
