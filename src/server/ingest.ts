@@ -14,7 +14,7 @@
  * final context before it is stored, and stored ones are updated (`Store.updateAlertContexts`, one
  * transaction) before the requests are answered.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Alert, Severity } from '../model/alert.js';
 import { eventKey, SECURITY_PROVIDER, SYSMON_PROVIDER, type WinEvent } from '../model/event.js';
 import { toEcsAlert } from '../output/ecs.js';
@@ -64,7 +64,12 @@ export interface IngestorOptions {
 }
 
 interface Job {
+  /** Emptied once the commit took them (see commit): the job itself waits for the fsync, its events need not. */
   events: WinEvent[];
+  /** storedKey of each event when the caller already computed them (the _bulk route answers with them). */
+  keys: readonly string[] | undefined;
+  /** Events submitted (events.length before they were taken). */
+  count: number;
   receivedAt: number;
   resolve: (o: BatchOutcome) => void;
   reject: (e: Error) => void;
@@ -80,7 +85,8 @@ const CORRELATION_EVENTS: Record<string, ReadonlySet<number>> = {
 const MAX_PENDING_UPDATES = 20_000;
 
 export function storedKey(ev: WinEvent): string {
-  return createHash('sha256').update(eventKey(ev)).digest('hex').slice(0, 32);
+  // One-shot hash: no Hash object per event (the same SHA-256 digest as createHash, so stored keys stay valid).
+  return hash('sha256', eventKey(ev), 'hex').slice(0, 32);
 }
 
 export class Ingestor {
@@ -189,15 +195,18 @@ export class Ingestor {
     return rows.length;
   }
 
-  /** Queues a decoded batch; resolves once it is committed. `receivedAt` (performance.now() time) feeds the latency metric. */
-  submit(events: WinEvent[], receivedAt = performance.now()): Promise<BatchOutcome> {
+  /**
+   * Queues a decoded batch; resolves once it is committed. `receivedAt` (performance.now() time) feeds the
+   * latency metric; `keys`, when given, are the events' storedKey values (so they are not hashed twice).
+   */
+  submit(events: WinEvent[], receivedAt = performance.now(), keys?: readonly string[]): Promise<BatchOutcome> {
     if (events.length === 0) return Promise.resolve({ received: 0, stored: 0, duplicates: 0, alerts: 0 });
     if (this.queued > 0 && this.queued + events.length > this.o.queueEvents) {
       this.o.metrics.rejected.inc();
       return Promise.reject(new OverloadedError(1));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ events, receivedAt, resolve, reject });
+      this.queue.push({ events, keys: keys?.length === events.length ? keys : undefined, count: events.length, receivedAt, resolve, reject });
       this.queued += events.length;
       this.schedule();
     });
@@ -222,10 +231,10 @@ export class Ingestor {
       while (this.queue.length > 0) {
         const group: Job[] = [];
         let n = 0;
-        while (this.queue.length > 0 && (group.length === 0 || n + this.queue[0]!.events.length <= this.o.commitEvents)) {
+        while (this.queue.length > 0 && (group.length === 0 || n + this.queue[0]!.count <= this.o.commitEvents)) {
           const job = this.queue.shift()!;
           group.push(job);
-          n += job.events.length;
+          n += job.count;
         }
         await this.commit(group);
         this.queued -= n;
@@ -238,12 +247,18 @@ export class Ingestor {
   private async commit(group: Job[]): Promise<void> {
     const byKey = new Map<string, { ev: WinEvent; job: number }>();
     group.forEach((job, j) => {
-      for (const ev of job.events) {
-        const key = storedKey(ev);
+      job.events.forEach((ev, i) => {
+        const key = job.keys?.[i] ?? storedKey(ev);
         if (!byKey.has(key)) byKey.set(key, { ev, job: j });
-      }
+      });
+      // From here on only byKey holds the events: they become garbage as soon as they are detected and
+      // serialised below, not after the fsync (fewer objects survive into the old generation under load).
+      job.events = [];
+      job.keys = undefined;
     });
     const freshPerJob = group.map(() => 0);
+    /** Alert id → index of the job whose event raised it. */
+    const alertJob = new Map<string, number>();
     const suppressionHits: number[] = [];
     const started = performance.now();
     let result;
@@ -261,8 +276,11 @@ export class Ingestor {
       }
       const patched: AlertContextUpdate[] = [];
       const detected = fresh.length > 0 ? this.detect(fresh, byKey, suppressionHits, patched) : { alerts: [], actions: [] };
+      for (const a of detected.alerts) alertJob.set(a.id, byKey.get(a.eventKey)!.job);
+      byKey.clear();
+      const freshKeys = fresh.map((r) => r.key);
       result = await this.o.store.commit(fresh, detected);
-      for (const r of fresh) this.keys.add(r.key);
+      for (const k of freshKeys) this.keys.add(k);
       // An alert of this batch that the store already had (its event was pruned, then sent again) was not
       // inserted: its later context goes in as an update.
       const created = new Set(result.alertsCreated.map((a) => a.id));
@@ -279,17 +297,17 @@ export class Ingestor {
     this.o.metrics.commitSeconds.observe((done - started) / 1000);
     const alertsPerJob = group.map(() => 0);
     for (const a of result.alertsCreated) {
-      const j = byKey.get(a.eventKey)?.job;
+      const j = alertJob.get(a.id);
       if (j !== undefined) alertsPerJob[j]!++;
       this.o.metrics.alerts.inc({ severity: a.severity });
       if (a.suppressed) this.o.metrics.alertsSuppressed.inc();
     }
-    const total = group.reduce((n, j) => n + j.events.length, 0);
+    const total = group.reduce((n, j) => n + j.count, 0);
     this.o.metrics.eventsStored.inc({}, result.stored);
     this.o.metrics.eventsDuplicate.inc({}, total - result.stored);
     group.forEach((job, j) => {
       this.o.metrics.ingestSeconds.observe((done - job.receivedAt) / 1000);
-      job.resolve({ received: job.events.length, stored: freshPerJob[j]!, duplicates: job.events.length - freshPerJob[j]!, alerts: alertsPerJob[j]! });
+      job.resolve({ received: job.count, stored: freshPerJob[j]!, duplicates: job.count - freshPerJob[j]!, alerts: alertsPerJob[j]! });
     });
     this.o.onCommitted?.(result.alertsCreated, result.actionsCreated, suppressionHits);
   }

@@ -56,6 +56,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
     const { events, errors } = await decodeBody(buf, 'http:/ingest');
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, errors.length);
+    const taken = events.length; // not `events` after the await: the decoded events need not outlive detection
     const outcome = await ingestor.submit(events, arrival(reply));
     const body = {
       ...outcome,
@@ -64,8 +65,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
     };
     if (errors.length === 0) return reply.code(200).send(body);
     const message =
-      events.length > 0
-        ? `${errors.length} document(s) malformed and skipped; the other ${events.length} were taken`
+      taken > 0
+        ? `${errors.length} document(s) malformed and skipped; the other ${taken} were taken`
         : `no event could be decoded (${errors.length} error(s))`;
     return reply.code(400).send({ error: message, ...body });
   });
@@ -101,6 +102,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
     }
     const outcomes: ItemOutcome[] = [];
     const events: WinEvent[] = [];
+    const keys: string[] = [];
     items.forEach((it, i) => {
       if (it.error !== undefined || it.doc === undefined) {
         outcomes.push({ status: 400, error: it.error ?? 'no document' });
@@ -108,15 +110,17 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
       }
       const r = decodeDocument(it.doc, { file: 'http:/_bulk', line: it.line + 1, index: i });
       if (isEvent(r)) {
+        const key = storedKey(r);
         events.push(r);
-        outcomes.push({ status: 201, id: storedKey(r) });
+        keys.push(key);
+        outcomes.push({ status: 201, id: key });
       } else {
         outcomes.push({ status: 400, error: `line ${it.line + 1}: ${r.reason}` });
       }
     });
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, outcomes.filter((o) => o.status === 400).length);
-    await ingestor.submit(events, arrival(reply));
+    await ingestor.submit(events, arrival(reply), keys);
     return es(reply).send(bulkResponse(items, outcomes, performance.now() - started));
   };
   app.post('/_bulk', bulk);
