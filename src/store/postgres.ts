@@ -17,6 +17,28 @@
  */
 import pg from 'pg';
 import { contextAuditEntry, mergeContext } from './contextMerge.js';
+import {
+  ACTION_ORDER,
+  ALERT_ORDER,
+  AUDIT_ORDER,
+  INCIDENT_ORDER,
+  actionFilter,
+  actionRow as mapAction,
+  actionUpdate,
+  alertFilter,
+  alertRow as mapAlert,
+  applyStatusChange,
+  auditFilter,
+  auditRow,
+  incidentFilter,
+  incidentRow,
+  pageQueries,
+  suppressionRow,
+  type ActionPatch,
+  type Dialect,
+  type Row,
+  type Where,
+} from './rows.js';
 import type { Severity } from '../model/alert.js';
 import {
   severityRank,
@@ -25,7 +47,6 @@ import {
   type AlertContextUpdate,
   type AlertQuery,
   type AlertRow,
-  type AlertStatus,
   type AuditEntry,
   type Detected,
   type EventRecord,
@@ -53,7 +74,16 @@ export interface PostgresStoreOptions {
   actionLeaseMs?: number;
 }
 
-type Row = Record<string, unknown>;
+/** PostgreSQL: `$n` placeholders, real booleans, host matched by lower() (indexed as such). */
+const POSTGRES: Dialect = {
+  placeholder: (n) => `$${n}`,
+  hostEquals: 'lower(host) = lower(?)',
+  readBool: (v) => v === true,
+  writeBool: (b) => b,
+};
+const alertRow = (r: Row): AlertRow => mapAlert(r, POSTGRES);
+const actionRow = (r: Row): ActionRow => mapAction(r, POSTGRES);
+
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** Schema migrations, applied in order once each (recorded in schema_migrations). Never edit one that shipped. */
@@ -447,16 +477,7 @@ export class PostgresStore implements Store {
   }
 
   async listAlerts(q: AlertQuery): Promise<Page<AlertRow>> {
-    const where = new Where();
-    if (q.status) where.add('status = ?', q.status);
-    if (q.minSeverity) where.add('severity_rank >= ?', severityRank(q.minSeverity));
-    if (q.ruleId) where.add('rule_id = ?', q.ruleId);
-    if (q.host) where.add('lower(host) = lower(?)', q.host);
-    if (q.incidentId) where.add('incident_id = ?', q.incidentId);
-    if (q.suppressed !== undefined) where.add('suppressed = ?', q.suppressed);
-    if (q.since) where.add('time >= ?', q.since);
-    if (q.until) where.add('time <= ?', q.until);
-    return this.page('alerts', where, 'time DESC, id', q, alertRow);
+    return this.page('alerts', alertFilter(q, POSTGRES), ALERT_ORDER, q, alertRow);
   }
 
   async getAlert(id: string): Promise<AlertRow | undefined> {
@@ -491,11 +512,7 @@ export class PostgresStore implements Store {
   }
 
   async listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>> {
-    const where = new Where();
-    if (q.status) where.add('status = ?', q.status);
-    if (q.minSeverity) where.add('severity_rank >= ?', severityRank(q.minSeverity));
-    if (q.host) where.add('lower(host) = lower(?)', q.host);
-    return this.page('incidents', where, 'last_seen DESC, id', q, incidentRow);
+    return this.page('incidents', incidentFilter(q, POSTGRES), INCIDENT_ORDER, q, incidentRow);
   }
 
   async getIncident(id: string): Promise<IncidentRow | undefined> {
@@ -508,11 +525,9 @@ export class PostgresStore implements Store {
   }
 
   private async page<T>(table: string, where: Where, order: string, q: { limit: number; offset: number }, map: (r: Row) => T): Promise<Page<T>> {
-    const w = where.sql();
-    const total = (await this.q(`SELECT count(*) AS n FROM ${table} ${w}`, where.args))[0]!.n as number;
-    const n = where.args.length;
-    const rows = await this.q(`SELECT * FROM ${table} ${w} ORDER BY ${order} LIMIT $${n + 1} OFFSET $${n + 2}`, [...where.args, q.limit, q.offset]);
-    return { total, items: rows.map(map) };
+    const { count, rows } = pageQueries(table, where, order, q);
+    const total = (await this.q(count.sql, count.args))[0]!.n as number;
+    return { total, items: (await this.q(rows.sql, rows.args)).map(map) };
   }
 
   /** Status/assignee change and its audit entry, in one transaction (the row is locked while read). */
@@ -520,17 +535,10 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const before = (await c.query(`SELECT status, assignee FROM ${table} WHERE id = $1 FOR UPDATE`, [id])).rows[0] as Row | undefined;
       if (!before) return false;
-      const status = change.status ?? (before.status as AlertStatus);
-      const assignee = change.assignee === undefined ? (before.assignee as string | null) : change.assignee;
+      const { status, assignee, detail } = applyStatusChange(before, change);
       const now = Date.now();
       await c.query(`UPDATE ${table} SET status = $1, assignee = $2, status_reason = $3, updated_at = $4 WHERE id = $5`, [status, assignee, change.reason ?? null, now, id]);
-      await insertAudit(c, now, {
-        actor: change.actor,
-        action: `${kind}.update`,
-        targetType: kind,
-        targetId: id,
-        detail: { from: { status: before.status, assignee: before.assignee }, to: { status, assignee }, reason: change.reason ?? null },
-      });
+      await insertAudit(c, now, { actor: change.actor, action: `${kind}.update`, targetType: kind, targetId: id, detail });
       return true;
     });
   }
@@ -591,31 +599,12 @@ export class PostgresStore implements Store {
   }
 
   async listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>> {
-    const where = new Where();
-    if (q.alertId) where.add('alert_id = ?', q.alertId);
-    if (q.status) where.add('status = ?', q.status);
-    return this.page('actions', where, 'created_at DESC, id', q, actionRow);
+    return this.page('actions', actionFilter(q, POSTGRES), ACTION_ORDER, q, actionRow);
   }
 
-  async updateAction(
-    id: string,
-    patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>,
-  ): Promise<void> {
-    const cols: string[] = [];
-    const args: unknown[] = [];
-    const set = (col: string, v: unknown): void => {
-      args.push(v);
-      cols.push(`${col} = $${args.length}`);
-    };
-    if (patch.status !== undefined) set('status', patch.status);
-    if (patch.attempts !== undefined) set('attempts', patch.attempts);
-    if (patch.nextAttemptAt !== undefined) set('next_attempt_at', patch.nextAttemptAt);
-    if (patch.result !== undefined) set('result', patch.result === null ? null : JSON.stringify(patch.result));
-    if (patch.lastError !== undefined) set('last_error', patch.lastError);
-    if (patch.dryRun !== undefined) set('dry_run', patch.dryRun);
-    set('updated_at', Date.now());
-    args.push(id);
-    await this.q(`UPDATE actions SET ${cols.join(', ')} WHERE id = $${args.length}`, args);
+  async updateAction(id: string, patch: ActionPatch): Promise<void> {
+    const u = actionUpdate(id, patch, Date.now(), POSTGRES);
+    await this.q(u.sql, u.args);
   }
 
   /**
@@ -634,17 +623,7 @@ export class PostgresStore implements Store {
   }
 
   async listAudit(q: { targetId?: string; limit: number; offset: number }): Promise<Page<AuditEntry>> {
-    const where = new Where();
-    if (q.targetId) where.add('target_id = ?', q.targetId);
-    return this.page('audit', where, 'seq DESC', q, (r) => ({
-      seq: r.seq as number,
-      time: r.time as number,
-      actor: String(r.actor),
-      action: String(r.action),
-      targetType: String(r.target_type),
-      targetId: String(r.target_id),
-      detail: JSON.parse(String(r.detail)) as Record<string, unknown>,
-    }));
+    return this.page('audit', auditFilter(q, POSTGRES), AUDIT_ORDER, q, auditRow);
   }
 
   async counts(): Promise<StoreCounts> {
@@ -759,19 +738,6 @@ async function insertAudit(c: Queryable, now: number, e: NewAuditEntry): Promise
   ]);
 }
 
-/** WHERE clause builder: `?` placeholders become `$n`. */
-class Where {
-  readonly parts: string[] = [];
-  readonly args: unknown[] = [];
-  add(clause: string, value: unknown): void {
-    this.args.push(value);
-    this.parts.push(clause.replace('?', `$${this.args.length}`));
-  }
-  sql(): string {
-    return this.parts.length > 0 ? `WHERE ${this.parts.join(' AND ')}` : '';
-  }
-}
-
 /** Byte order, as PostgreSQL's "C" collation and SQLite compare. */
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -788,78 +754,3 @@ function redact(url: string | undefined): string {
   }
 }
 
-function str(v: unknown): string | null {
-  return v === null || v === undefined ? null : String(v);
-}
-
-function alertRow(r: Row): AlertRow {
-  return {
-    id: String(r.id),
-    ruleId: String(r.rule_id),
-    severity: r.severity as Severity,
-    status: r.status as AlertStatus,
-    assignee: str(r.assignee),
-    statusReason: str(r.status_reason),
-    time: String(r.time),
-    host: String(r.host),
-    user: str(r.user_name),
-    incidentId: str(r.incident_id),
-    suppressed: r.suppressed === true,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    doc: JSON.parse(String(r.doc)) as Record<string, unknown>,
-  };
-}
-
-function incidentRow(r: Row): IncidentRow {
-  return {
-    id: String(r.id),
-    host: String(r.host),
-    user: str(r.user_name),
-    firstSeen: String(r.first_seen),
-    lastSeen: String(r.last_seen),
-    severity: r.severity as Severity,
-    alertCount: r.alert_count as number,
-    status: r.status as AlertStatus,
-    assignee: str(r.assignee),
-    statusReason: str(r.status_reason),
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-function suppressionRow(r: Row): Suppression {
-  return {
-    id: r.id as number,
-    ruleId: str(r.rule_id),
-    host: str(r.host),
-    user: str(r.user_name),
-    parentImage: str(r.parent_image),
-    commandLine: str(r.command_line),
-    reason: String(r.reason),
-    expiresAt: str(r.expires_at),
-    createdBy: String(r.created_by),
-    createdAt: r.created_at as number,
-    hits: r.hits as number,
-  };
-}
-
-function actionRow(r: Row): ActionRow {
-  return {
-    id: String(r.id),
-    alertId: String(r.alert_id),
-    workflow: String(r.workflow),
-    kind: String(r.kind),
-    status: r.status as ActionStatus,
-    destructive: r.destructive === true,
-    dryRun: r.dry_run === true,
-    attempts: r.attempts as number,
-    maxAttempts: r.max_attempts as number,
-    nextAttemptAt: r.next_attempt_at as number,
-    request: JSON.parse(String(r.request)) as Record<string, unknown>,
-    result: r.result === null ? null : (JSON.parse(String(r.result)) as Record<string, unknown>),
-    lastError: str(r.last_error),
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}

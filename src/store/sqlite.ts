@@ -19,7 +19,6 @@ import {
   type AlertContextUpdate,
   type AlertQuery,
   type AlertRow,
-  type AlertStatus,
   type AuditEntry,
   type Detected,
   type EventRecord,
@@ -35,6 +34,28 @@ import {
   type Suppression,
 } from './types.js';
 import { contextAuditEntry, mergeContext } from './contextMerge.js';
+import {
+  ACTION_ORDER,
+  ALERT_ORDER,
+  AUDIT_ORDER,
+  INCIDENT_ORDER,
+  actionFilter,
+  actionRow as mapAction,
+  actionUpdate,
+  alertFilter,
+  alertRow as mapAlert,
+  applyStatusChange,
+  auditFilter,
+  auditRow,
+  incidentFilter,
+  incidentRow,
+  pageQueries,
+  suppressionRow,
+  type ActionPatch,
+  type Dialect,
+  type Row,
+  type Where,
+} from './rows.js';
 
 export interface SqliteStoreOptions {
   /** Database file path, or ':memory:' for tests. */
@@ -135,7 +156,15 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_target ON audit(target_id);
 `;
 
-type Row = Record<string, unknown>;
+/** SQLite: `?` placeholders, booleans stored as 0/1, NOCASE collation for host matching. */
+const SQLITE: Dialect = {
+  placeholder: () => '?',
+  hostEquals: 'host = ? COLLATE NOCASE',
+  readBool: (v) => v === 1,
+  writeBool: (b) => (b ? 1 : 0),
+};
+const alertRow = (r: Row): AlertRow => mapAlert(r, SQLITE);
+const actionRow = (r: Row): ActionRow => mapAction(r, SQLITE);
 
 /** Keys looked up per statement in knownKeys (one round trip into SQLite per chunk, not per key). */
 const KEY_CHUNK = 256;
@@ -298,22 +327,13 @@ export class SqliteStore implements Store {
   }
 
   async listAlerts(q: AlertQuery): Promise<Page<AlertRow>> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.status) (where.push('status = ?'), args.push(q.status));
-    if (q.minSeverity) (where.push('severity_rank >= ?'), args.push(severityRank(q.minSeverity)));
-    if (q.ruleId) (where.push('rule_id = ?'), args.push(q.ruleId));
-    if (q.host) (where.push('host = ? COLLATE NOCASE'), args.push(q.host));
-    if (q.incidentId) (where.push('incident_id = ?'), args.push(q.incidentId));
-    if (q.suppressed !== undefined) (where.push('suppressed = ?'), args.push(q.suppressed ? 1 : 0));
-    if (q.since) (where.push('time >= ?'), args.push(q.since));
-    if (q.until) (where.push('time <= ?'), args.push(q.until));
-    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM alerts ${w}`).get(...args) as Row).n as number;
-    const rows = this.db
-      .prepare(`SELECT * FROM alerts ${w} ORDER BY time DESC, id LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as Row[];
-    return { total, items: rows.map(alertRow) };
+    return this.page('alerts', alertFilter(q, SQLITE), ALERT_ORDER, q, alertRow);
+  }
+
+  private page<T>(table: string, where: Where, order: string, q: { limit: number; offset: number }, map: (r: Row) => T): Page<T> {
+    const { count, rows } = pageQueries(table, where, order, q);
+    const total = (this.db.prepare(count.sql).get(...count.args) as Row).n as number;
+    return { total, items: (this.db.prepare(rows.sql).all(...rows.args) as Row[]).map(map) };
   }
 
   async getAlert(id: string): Promise<AlertRow | undefined> {
@@ -347,17 +367,7 @@ export class SqliteStore implements Store {
   }
 
   async listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.status) (where.push('status = ?'), args.push(q.status));
-    if (q.minSeverity) (where.push('severity_rank >= ?'), args.push(severityRank(q.minSeverity)));
-    if (q.host) (where.push('host = ? COLLATE NOCASE'), args.push(q.host));
-    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM incidents ${w}`).get(...args) as Row).n as number;
-    const rows = this.db
-      .prepare(`SELECT * FROM incidents ${w} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?`)
-      .all(...args, q.limit, q.offset) as Row[];
-    return { total, items: rows.map(incidentRow) };
+    return this.page('incidents', incidentFilter(q, SQLITE), INCIDENT_ORDER, q, incidentRow);
   }
 
   async getIncident(id: string): Promise<IncidentRow | undefined> {
@@ -374,15 +384,11 @@ export class SqliteStore implements Store {
     return this.db.transaction((): boolean => {
       const before = this.db.prepare(`SELECT status, assignee FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
       if (!before) return false;
-      const status = change.status ?? (before.status as AlertStatus);
-      const assignee = change.assignee === undefined ? (before.assignee as string | null) : change.assignee;
+      const { status, assignee, detail } = applyStatusChange(before, change);
       this.db
         .prepare(`UPDATE ${table} SET status = ?, assignee = ?, status_reason = ?, updated_at = ? WHERE id = ?`)
         .run(status, assignee, change.reason ?? null, Date.now(), id);
-      this.stmt.insertAudit.run(
-        Date.now(), change.actor, `${kind}.update`, kind, id,
-        JSON.stringify({ from: { status: before.status, assignee: before.assignee }, to: { status, assignee }, reason: change.reason ?? null }),
-      );
+      this.stmt.insertAudit.run(Date.now(), change.actor, `${kind}.update`, kind, id, JSON.stringify(detail));
       return true;
     })();
   }
@@ -431,31 +437,12 @@ export class SqliteStore implements Store {
   }
 
   async listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.alertId) (where.push('alert_id = ?'), args.push(q.alertId));
-    if (q.status) (where.push('status = ?'), args.push(q.status));
-    const w = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM actions ${w}`).get(...args) as Row).n as number;
-    const rows = this.db.prepare(`SELECT * FROM actions ${w} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Row[];
-    return { total, items: rows.map(actionRow) };
+    return this.page('actions', actionFilter(q, SQLITE), ACTION_ORDER, q, actionRow);
   }
 
-  async updateAction(
-    id: string,
-    patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>,
-  ): Promise<void> {
-    const cols: string[] = [];
-    const args: unknown[] = [];
-    if (patch.status !== undefined) (cols.push('status = ?'), args.push(patch.status));
-    if (patch.attempts !== undefined) (cols.push('attempts = ?'), args.push(patch.attempts));
-    if (patch.nextAttemptAt !== undefined) (cols.push('next_attempt_at = ?'), args.push(patch.nextAttemptAt));
-    if (patch.result !== undefined) (cols.push('result = ?'), args.push(patch.result === null ? null : JSON.stringify(patch.result)));
-    if (patch.lastError !== undefined) (cols.push('last_error = ?'), args.push(patch.lastError));
-    if (patch.dryRun !== undefined) (cols.push('dry_run = ?'), args.push(patch.dryRun ? 1 : 0));
-    cols.push('updated_at = ?');
-    args.push(Date.now());
-    this.db.prepare(`UPDATE actions SET ${cols.join(', ')} WHERE id = ?`).run(...args, id);
+  async updateAction(id: string, patch: ActionPatch): Promise<void> {
+    const u = actionUpdate(id, patch, Date.now(), SQLITE);
+    this.db.prepare(u.sql).run(...u.args);
   }
 
   async requeueInterruptedActions(): Promise<number> {
@@ -467,22 +454,7 @@ export class SqliteStore implements Store {
   }
 
   async listAudit(q: { targetId?: string; limit: number; offset: number }): Promise<Page<AuditEntry>> {
-    const w = q.targetId ? 'WHERE target_id = ?' : '';
-    const args = q.targetId ? [q.targetId] : [];
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM audit ${w}`).get(...args) as Row).n as number;
-    const rows = this.db.prepare(`SELECT * FROM audit ${w} ORDER BY seq DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as Row[];
-    return {
-      total,
-      items: rows.map((r) => ({
-        seq: r.seq as number,
-        time: r.time as number,
-        actor: String(r.actor),
-        action: String(r.action),
-        targetType: String(r.target_type),
-        targetId: String(r.target_id),
-        detail: JSON.parse(String(r.detail)) as Record<string, unknown>,
-      })),
-    };
+    return this.page('audit', auditFilter(q, SQLITE), AUDIT_ORDER, q, auditRow);
   }
 
   async counts(): Promise<StoreCounts> {
@@ -501,78 +473,3 @@ export class SqliteStore implements Store {
   }
 }
 
-function str(v: unknown): string | null {
-  return v === null || v === undefined ? null : String(v);
-}
-
-function alertRow(r: Row): AlertRow {
-  return {
-    id: String(r.id),
-    ruleId: String(r.rule_id),
-    severity: r.severity as Severity,
-    status: r.status as AlertStatus,
-    assignee: str(r.assignee),
-    statusReason: str(r.status_reason),
-    time: String(r.time),
-    host: String(r.host),
-    user: str(r.user_name),
-    incidentId: str(r.incident_id),
-    suppressed: r.suppressed === 1,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-    doc: JSON.parse(String(r.doc)) as Record<string, unknown>,
-  };
-}
-
-function incidentRow(r: Row): IncidentRow {
-  return {
-    id: String(r.id),
-    host: String(r.host),
-    user: str(r.user_name),
-    firstSeen: String(r.first_seen),
-    lastSeen: String(r.last_seen),
-    severity: r.severity as Severity,
-    alertCount: r.alert_count as number,
-    status: r.status as AlertStatus,
-    assignee: str(r.assignee),
-    statusReason: str(r.status_reason),
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-function suppressionRow(r: Row): Suppression {
-  return {
-    id: r.id as number,
-    ruleId: str(r.rule_id),
-    host: str(r.host),
-    user: str(r.user_name),
-    parentImage: str(r.parent_image),
-    commandLine: str(r.command_line),
-    reason: String(r.reason),
-    expiresAt: str(r.expires_at),
-    createdBy: String(r.created_by),
-    createdAt: r.created_at as number,
-    hits: r.hits as number,
-  };
-}
-
-function actionRow(r: Row): ActionRow {
-  return {
-    id: String(r.id),
-    alertId: String(r.alert_id),
-    workflow: String(r.workflow),
-    kind: String(r.kind),
-    status: r.status as ActionStatus,
-    destructive: r.destructive === 1,
-    dryRun: r.dry_run === 1,
-    attempts: r.attempts as number,
-    maxAttempts: r.max_attempts as number,
-    nextAttemptAt: r.next_attempt_at as number,
-    request: JSON.parse(String(r.request)) as Record<string, unknown>,
-    result: r.result === null ? null : (JSON.parse(String(r.result)) as Record<string, unknown>),
-    lastError: str(r.last_error),
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}

@@ -4,132 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SqliteStore, WorkerStore, openStore, type EventRecord, type NewAlert, type Detected } from '../../src/store/index.js';
+import { SqliteStore, WorkerStore, openStore } from '../../src/store/index.js';
+import { alert, ev, none, storeContract } from './support/contract.js';
 
-function ev(key: string, host = 'WS01'): EventRecord {
-  return { key, time: `2024-05-01T10:00:${key.padStart(2, '0').slice(-2)}Z`, host, doc: JSON.stringify({ key }) };
-}
-
-function alert(id: string, eventKey: string, over: Partial<NewAlert> = {}): NewAlert {
-  return {
-    id,
-    eventKey,
-    ruleId: 'certreq-download-upload',
-    severity: 'high',
-    time: '2024-05-01T10:00:00Z',
-    host: 'WS01',
-    user: 'alice',
-    incidentId: 'inc-1',
-    suppressed: false,
-    doc: { event: { id }, rule: { id: 'certreq-download-upload' } },
-    ...over,
-  };
-}
-
-const none = (): Detected => ({ alerts: [], actions: [] });
-
-test('a re-sent batch stores nothing twice and detection sees only the new events', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  const seen: string[][] = [];
-  const detect = (fresh: EventRecord[]): Detected => {
-    seen.push(fresh.map((f) => f.key));
-    return { alerts: fresh.filter((f) => f.key === '2').map((f) => alert('a2', f.key)), actions: [] };
-  };
-  const first = await store.ingest([ev('1'), ev('2'), ev('3')], detect);
-  assert.equal(first.stored, 3);
-  assert.equal(first.alertsCreated.length, 1);
-  const again = await store.ingest([ev('2'), ev('3'), ev('4')], detect);
-  assert.equal(again.stored, 1);
-  assert.equal(again.duplicates, 2);
-  assert.equal(again.alertsCreated.length, 0);
-  assert.deepEqual(seen, [['1', '2', '3'], ['4']]);
-  assert.equal((await store.counts()).events, 4);
-  assert.equal((await store.counts()).alerts, 1);
-});
-
-test('an alert already stored (same id) is not created again even if its event was pruned', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  const detect = (fresh: EventRecord[]): Detected => ({ alerts: fresh.map((f) => alert(`a${f.key}`, f.key)), actions: [] });
-  await store.ingest([ev('1')], detect);
-  assert.equal(await store.pruneEvents(0, 0), 1);
-  assert.equal(await store.hasEvent('1'), false);
-  const r = await store.ingest([ev('1')], detect);
-  assert.equal(r.stored, 1);
-  assert.equal(r.alertsCreated.length, 0);
-  assert.equal((await store.listAlerts({ limit: 10, offset: 0 })).total, 1);
-});
-
-test('a batch whose detection throws leaves nothing behind (one transaction)', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  await assert.rejects(
-    store.ingest([ev('1'), ev('2')], () => {
-      throw new Error('boom');
-    }),
-    /boom/,
-  );
-  assert.equal((await store.counts()).events, 0);
-  const r = await store.ingest([ev('1'), ev('2')], none);
-  assert.equal(r.stored, 2);
-});
-
-test('incidents are created by their first alert and widened by later ones; a closed one reopens', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  await store.ingest([ev('1')], (f) => ({ alerts: [alert('a1', f[0]!.key, { severity: 'low', time: '2024-05-01T10:00:05Z' })], actions: [] }));
-  let inc = await store.getIncident('inc-1');
-  assert.equal(inc?.alertCount, 1);
-  assert.equal(inc?.severity, 'low');
-  await store.updateIncident('inc-1', { status: 'closed', reason: 'admin renewing certificates', actor: 'bob' });
-  await store.ingest([ev('2')], (f) => ({ alerts: [alert('a2', f[0]!.key, { severity: 'critical', time: '2024-05-01T10:00:01Z' })], actions: [] }));
-  inc = await store.getIncident('inc-1');
-  assert.equal(inc?.alertCount, 2);
-  assert.equal(inc?.severity, 'critical');
-  assert.equal(inc?.firstSeen, '2024-05-01T10:00:01Z');
-  assert.equal(inc?.lastSeen, '2024-05-01T10:00:05Z');
-  assert.equal(inc?.status, 'open');
-  // A suppressed alert is stored but does not grow the incident.
-  await store.ingest([ev('3')], (f) => ({ alerts: [alert('a3', f[0]!.key, { suppressed: true })], actions: [] }));
-  assert.equal((await store.getIncident('inc-1'))?.alertCount, 2);
-  assert.equal((await store.listAlerts({ suppressed: true, limit: 10, offset: 0 })).total, 1);
-});
-
-test('alert status changes keep reason and assignee and are audited', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  await store.ingest([ev('1')], (f) => ({ alerts: [alert('a1', f[0]!.key)], actions: [] }));
-  const a = await store.updateAlert('a1', { status: 'acknowledged', assignee: 'carol', actor: 'soc' });
-  assert.equal(a?.status, 'acknowledged');
-  assert.equal(a?.assignee, 'carol');
-  const c = await store.updateAlert('a1', { status: 'closed', reason: 'false positive', actor: 'soc' });
-  assert.equal(c?.assignee, 'carol', 'assignee kept when not given');
-  assert.equal(c?.statusReason, 'false positive');
-  assert.equal(await store.updateAlert('nope', { status: 'closed', reason: 'x', actor: 'soc' }), undefined);
-  const audit = await store.listAudit({ targetId: 'a1', limit: 10, offset: 0 });
-  assert.deepEqual(audit.items.map((e) => e.action), ['alert.update', 'alert.update']);
-  assert.deepEqual(audit.items[0]!.detail.to, { status: 'closed', assignee: 'carol' });
-  assert.equal(audit.items[0]!.actor, 'soc');
-});
-
-test('alert lists filter by status, severity, host and time and page with a total', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  const sev = ['low', 'medium', 'high', 'critical'] as const;
-  await store.ingest(
-    Array.from({ length: 20 }, (_, i) => ev(String(i + 1), i % 2 ? 'WS02' : 'WS01')),
-    (fresh) => ({
-      alerts: fresh.map((f, i) => alert(`a${i}`, f.key, { severity: sev[i % 4]!, host: f.host, time: `2024-05-01T10:00:${String(i).padStart(2, '0')}Z` })),
-      actions: [],
-    }),
-  );
-  assert.equal((await store.listAlerts({ minSeverity: 'high', limit: 100, offset: 0 })).total, 10);
-  assert.equal((await store.listAlerts({ host: 'ws02', limit: 100, offset: 0 })).total, 10);
-  assert.equal((await store.listAlerts({ since: '2024-05-01T10:00:15Z', limit: 100, offset: 0 })).total, 5);
-  const p1 = await store.listAlerts({ limit: 7, offset: 0 });
-  const p3 = await store.listAlerts({ limit: 7, offset: 14 });
-  assert.equal(p1.total, 20);
-  assert.equal(p1.items.length, 7);
-  assert.equal(p3.items.length, 6);
-  assert.equal(p1.items[0]!.time, '2024-05-01T10:00:19Z', 'newest first');
-  await store.updateAlert('a3', { status: 'closed', reason: 'fp', actor: 't' });
-  assert.equal((await store.listAlerts({ status: 'closed', limit: 100, offset: 0 })).items[0]!.id, 'a3');
-});
+// The Store contract shared with the PostgreSQL store (test/store/support/contract.ts), then what is SQLite's own.
+storeContract(async () => new SqliteStore({ path: ':memory:' }));
 
 test('actions: planned once per id, due ordering, interrupted ones requeued', async () => {
   const store = new SqliteStore({ path: ':memory:' });
@@ -147,17 +26,6 @@ test('actions: planned once per id, due ordering, interrupted ones requeued', as
   assert.equal(due[0]?.attempts, 1);
   await store.updateAction('x1', { nextAttemptAt: Date.now() + 60_000 });
   assert.equal((await store.dueActions(Date.now(), 10)).length, 0);
-});
-
-test('suppressions are stored with their author and audited on create and delete', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  const s = await store.addSuppression({ ruleId: null, host: 'PKI01', user: null, parentImage: null, commandLine: '*-submit*', reason: 'CA admins', expiresAt: null, createdBy: 'dave' });
-  await store.countSuppressionHit(s.id);
-  assert.equal((await store.listSuppressions())[0]?.hits, 1);
-  assert.equal(await store.deleteSuppression(s.id, 'dave'), true);
-  assert.equal(await store.deleteSuppression(s.id, 'dave'), false);
-  const audit = await store.listAudit({ limit: 10, offset: 0 });
-  assert.deepEqual(audit.items.map((a) => a.action).sort(), ['suppression.create', 'suppression.delete']);
 });
 
 test('the on-disk store is WAL with synchronous=FULL by default, NORMAL when asked', async () => {
@@ -184,15 +52,6 @@ test('the on-disk store is WAL with synchronous=FULL by default, NORMAL when ask
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test('retention drops the oldest events beyond the count bound', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
-  await store.ingest(Array.from({ length: 10 }, (_, i) => ev(String(i))), none);
-  assert.equal(await store.pruneEvents(3_600_000, 4), 6);
-  const kept: string[] = [];
-  for await (const r of store.retainedEvents()) kept.push(r.key);
-  assert.deepEqual(kept, ['6', '7', '8', '9']);
 });
 
 test('the worker-thread store answers the same calls, durably, and reports worker-side errors', async () => {
