@@ -19,6 +19,10 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
 const TOTAL = Number(process.env.BENCH_SERVE_EVENTS ?? 200_000);
 const LATENCY_SECONDS = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 
+/**
+ * The benchmark's own fixed event (not the tests' builder): its size and fields must stay the same from run to run
+ * so that figures in the README stay comparable.
+ */
 function event(recordId: number, host: string, match: boolean): string {
   const image = match ? 'C:\\Windows\\System32\\certreq.exe' : 'C:\\Program Files\\App\\worker.exe';
   const cmd = match

@@ -10,18 +10,8 @@ import { compileEngine } from '../../src/engine/index.js';
 import type { WinEvent } from '../../src/model/event.js';
 import { loadInline } from './support/rules.js';
 import { sysmon } from './support/events.js';
+import { rng } from '../helpers/rng.js';
 
-/** mulberry32: small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20241129);
 const random = rng(SEED);

@@ -9,18 +9,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { toProcessEvent } from '../../src/model/toProcess.js';
 import { corpus, decodeBytes, repoRoot } from './helpers.js';
+import { rng } from '../helpers/rng.js';
 
-/** mulberry32: a small deterministic PRNG, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(input: Buffer, random: () => number): Buffer {
   const b = Buffer.from(input);

@@ -307,18 +307,29 @@ function pad2(n: number): string {
   return n < 10 ? '0' + n : String(n);
 }
 
-/** Days since 1970-01-01 → `YYYY-MM-DD` (proleptic Gregorian; the "days from civil" inverse by H. Hinnant). */
-function civilDate(days: number): string {
+/**
+ * Days since 1970-01-01 → [year, month, day] written into `out` (proleptic Gregorian; the "days from civil"
+ * inverse by H. Hinnant). Writes into a caller's array so the hot JSON path allocates nothing.
+ */
+export function civilFromDays(days: number, out: Int32Array): void {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
   const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return `${String(year).padStart(4, '0')}-${pad2(month)}-${pad2(day)}`;
+  out[0] = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  out[1] = month;
+  out[2] = doy - Math.floor((153 * mp + 2) / 5) + 1;
+}
+
+const civilScratch = new Int32Array(3);
+
+/** Days since 1970-01-01 → `YYYY-MM-DD`. */
+function civilDate(days: number): string {
+  civilFromDays(days, civilScratch);
+  return `${String(civilScratch[0]).padStart(4, '0')}-${pad2(civilScratch[1]!)}-${pad2(civilScratch[2]!)}`;
 }
 
 /** SYSTEMTIME (eight u16: year, month, weekday, day, hour, minute, second, milliseconds) → ISO with 7 digits. */

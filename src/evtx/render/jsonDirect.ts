@@ -13,7 +13,10 @@
 import { fail } from '../bytes.js';
 import { MAX_RECORD_NODES } from '../binxml/templates.js';
 import { MAX_NESTING, parseFragment, type BinXmlContext, type BxNode, type ElementNode, type SubstitutionNode, type TextNode, type ValueRef } from '../binxml/tokens.js';
-import { decodeValue, formatFiletime, formatSid, hex64, utf16, VT, type DecodedValue } from '../binxml/values.js';
+import { civilFromDays, decodeValue, formatFiletime, formatSid, hex64, utf16, VT, type DecodedValue } from '../binxml/values.js';
+
+/** Scratch for civilFromDays on the timestamp hot path. */
+const civil = new Int32Array(3);
 import type { ChunkRecord } from '../record.js';
 import { quoteKey, scalarString } from './json.js';
 
@@ -474,16 +477,10 @@ function writeFiletime(out: ByteSink, view: DataView, off: number): void {
   const sub = low % 10000;
   const days = Math.floor(unixMs / 86400000);
   let rest = unixMs - days * 86400000;
-  // Civil date from days since 1970 (same algorithm as values.ts).
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  civilFromDays(days, civil);
+  const year = civil[0]!;
+  const month = civil[1]!;
+  const day = civil[2]!;
   if (year < 1000 || year > 9999) {
     out.quotedAscii(formatFiletime(view, off));
     return;

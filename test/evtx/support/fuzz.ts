@@ -8,21 +8,16 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { rng } from '../../helpers/rng.js';
 
 export const FILE_HEADER = 4096;
 export const CHUNK = 65536;
 
-/** mulberry32: small, fast, good enough to drive mutations; same seed → same sequence everywhere. */
+/** Seeded mutation driver (mulberry32 underneath): same seed → same sequence everywhere. */
 export class Rng {
-  private s: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = rng(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
