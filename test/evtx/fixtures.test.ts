@@ -536,6 +536,35 @@ describe('EVTX parser on writer fixtures: structure and values', () => {
       for (const id of matching) assert.ok(kept.has(id), `prefilter skipped record ${id}, whose values contain "certreq"`);
     });
   });
+
+  test('literal prefilter: array items and the non-ASCII letters whose lowercase is ASCII (K, İ) are found; the rest is skipped', async () => {
+    const sys = (id: number): ReturnType<typeof defaultSystem> => defaultSystem({ recordId: BigInt(id) });
+    const str = (name: string, value: string): DataField => ({ name, value: { type: 'string', value } });
+    const literals = ['park', 'hopi', 'certreq'];
+    const specs: RecordSpec[] = [
+      windowsEvent(sys(1), [str('Image', 'C:\\PAR\u212A\\x.exe')]), // Kelvin sign: lowercases to "k"
+      windowsEvent(sys(2), [str('Image', 'C:\\HOP\u0130\\x.exe')]), // İ: lowercases to "i" + U+0307
+      windowsEvent(sys(3), [{ name: 'Args', value: { type: 'stringArray', value: ['-Post', 'C:\\Windows\\CertReq.exe', 'x'] } }], { nested: true }),
+      windowsEvent(sys(4), [str('Image', 'C:\\Windows\\notepad.exe')]),
+      windowsEvent(sys(5), [{ name: 'Args', value: { type: 'stringArray', value: ['cert', 'req'] } }]), // joined "cert,req": no literal
+      windowsEvent(sys(6), [str('Image', 'C:\\PAR\u212C\\x.exe')]), // U+212C (script B) does not fold to ASCII
+    ];
+    await withTempFile(specs, async (path) => {
+      const matching: number[] = [];
+      for await (const item of decodeEvtxFile(path, {})) {
+        if (!('event' in item)) assert.fail(`error item: ${JSON.stringify(item.error)}`);
+        const text = JSON.stringify(item.event.data).toLowerCase();
+        if (literals.some((l) => text.includes(l))) matching.push(item.event.system.recordId!);
+      }
+      assert.deepEqual(matching, [1, 2, 3], 'fixture sanity: what a lower-casing rule would match');
+      const kept: number[] = [];
+      for await (const item of decodeEvtxFile(path, { prefilterLiterals: literals })) {
+        if (!('event' in item)) assert.fail(`error item: ${JSON.stringify(item.error)}`);
+        kept.push(item.event.system.recordId!);
+      }
+      assert.deepEqual(kept, [1, 2, 3]);
+    });
+  });
 });
 
 async function withTempFile(specs: RecordSpec[], body: (path: string, bytes: Uint8Array) => Promise<void>): Promise<void> {
