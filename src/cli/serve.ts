@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
-import { startServer } from '../server/app.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -42,6 +41,9 @@ export function registerServe(program: Command, setExit: SetExit): void {
       }
       let server;
       try {
+        // Loaded here, not at the top: the server's dependencies (Fastify, SQLite, PostgreSQL, NATS) would
+        // otherwise add a third of a second to every other command's start-up (measured).
+        const { startServer } = await import('../server/app.js');
         server = await startServer(config);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

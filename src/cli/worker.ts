@@ -7,10 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
-import { openStore } from '../store/index.js';
-import { EventWorker } from '../distribute/worker.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 import { redactUrl } from './serve.js';
+import type { EventWorker } from '../distribute/worker.js';
 
 interface CliWorkerOptions extends Pick<CliServeOptions, 'config' | 'rules' | 'builtin' | 'store' | 'nats' | 'natsStream' | 'partitionCount'> {
   partitions?: string;
@@ -57,11 +56,13 @@ export function registerWorker(program: Command, setExit: SetExit): void {
       }
       if (!config.nats) return fail('needs --nats nats://host:4222 (or nats.url in the config)');
       if (!config.store) return fail('needs --store postgres://... (or store.url in the config)');
+      // Loaded here, not at the top, so other commands do not pay for the store and broker clients (see serve.ts).
+      const [{ openStore }, { EventWorker: EventWorkerImpl }] = await Promise.all([import('../store/index.js'), import('../distribute/worker.js')]);
       const store = openStore({ dataDir: config.dataDir, url: config.store.url, ...(config.store.schema ? { schema: config.store.schema } : {}) });
       let worker: EventWorker;
       try {
         await store.counts(); // connects and migrates: a wrong URL fails here, clearly
-        worker = await EventWorker.start({
+        worker = await EventWorkerImpl.start({
           config,
           nats: config.nats,
           store,

@@ -14,17 +14,15 @@
  * - case: ASCII letters in either case, and the two non-ASCII code units whose lowercase is ASCII (İ, K).
  * The bytes are searched once per chunk (see hitsOf); per record only the template structure is looked at.
  */
-import { parseFragment, type BinXmlContext, type BxNode, type TemplateDef } from './binxml/tokens.js';
+import { MAX_NESTING, parseFragment, TOKEN, type BinXmlContext, type BxNode, type TemplateDef } from './binxml/tokens.js';
 import { VT } from './binxml/values.js';
+import { compileByteSearch, type ByteSearch, type SearchMethod } from './literalBytes.js';
 import type { EvtxRecord } from './record.js';
 import { ChunkRecord } from './record.js';
 
 export interface LiteralSet {
-  /**
-   * Any literal, case-insensitively, in the latin1 reading of raw bytes (one char per byte): as ANSI text, or
-   * as UTF-16LE. Global: it is run over whole chunks and every match start is collected.
-   */
-  bytePattern: RegExp;
+  /** Where a literal may start in a chunk's raw bytes (ANSI or UTF-16LE, case-insensitively). */
+  bytes: ByteSearch;
   /** Lower-cased literals (for text already decoded, e.g. a template's literal text). */
   lower: string[];
 }
@@ -38,31 +36,11 @@ const FORMATTED_CHARS = new Set('0123456789abcdefx{}-s.:tz+rulniy'.split(''));
 const UNSAFE_CHARS = /[&<>"',]/;
 
 /**
- * The two UTF-16 code units outside ASCII whose lowercase holds an ASCII letter (checked over the whole BMP):
- * İ (U+0130) lowercases to "i\u0307" and the Kelvin sign (U+212A) to "k". A value holding them can match a
- * rule literal with that letter once lower-cased, so the UTF-16 needle accepts their bytes there too.
- */
-const UTF16_FOLDS_TO: Record<string, string> = { i: '\\x30\\x01', k: '\\x2a\\x21' };
-
-const escapeRegExp = (c: string): string => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-
-/** A literal's UTF-16LE bytes as a latin1 pattern: each character then a NUL byte (with the folds above). */
-function utf16Pattern(literal: string): string {
-  let out = '';
-  for (const c of literal) {
-    const fold = UTF16_FOLDS_TO[c];
-    out += fold ? `(?:${c}\\x00|${fold})` : `${escapeRegExp(c)}\\x00`;
-  }
-  return out;
-}
-
-/**
  * Needles for the literals, or null when the prefilter cannot be sound for them (then never skip).
  * Empty literal lists also return null: nothing to look for means nothing can be excluded.
  */
-export function compileLiterals(literals: readonly string[]): LiteralSet | null {
+export function compileLiterals(literals: readonly string[], method?: SearchMethod): LiteralSet | null {
   if (literals.length === 0) return null;
-  const alternatives: string[] = [];
   const lower: string[] = [];
   for (const lit of literals) {
     const low = lit.toLowerCase();
@@ -70,18 +48,15 @@ export function compileLiterals(literals: readonly string[]): LiteralSet | null 
     // Only ASCII letters are folded byte-wise; other characters could match in another case or encoding.
     if (/[^\x20-\x7e]/.test(low)) return null;
     if ([...low].every((c) => FORMATTED_CHARS.has(c))) return null;
-    alternatives.push(escapeRegExp(low), utf16Pattern(low));
     lower.push(low);
   }
-  // Non-unicode /i folds ASCII letters only (and latin1 letters among themselves), as byte-wise folding must:
-  // no byte can match a letter of another script.
-  return { bytePattern: new RegExp(alternatives.join('|'), 'gi'), lower };
+  return { bytes: compileByteSearch(lower, method), lower };
 }
 
 /**
- * Where any literal may start in a chunk (chunk offsets, ascending), found in one pass over the chunk's
- * bytes and cached for the chunk's records: one regular-expression run per 64 KiB instead of one string copy
- * and search per record (measured: the per-record search was the prefilter's largest cost).
+ * Where any literal may start in a chunk (chunk offsets, ascending), found in one pass over the chunk's bytes
+ * and cached for the chunk's records: one search per 64 KiB instead of one string copy and search per record
+ * (measured: the per-record search was the prefilter's largest cost).
  */
 interface ChunkHits {
   set: LiteralSet;
@@ -92,14 +67,7 @@ const chunkHits = new WeakMap<Buffer, ChunkHits>();
 function hitsOf(buf: Buffer, set: LiteralSet): number[] {
   const cached = chunkHits.get(buf);
   if (cached && cached.set === set) return cached.starts;
-  const starts: number[] = [];
-  const text = buf.toString('latin1');
-  const re = set.bytePattern;
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    starts.push(m.index);
-    re.lastIndex = m.index + 1; // overlapping matches too: every start counts
-  }
+  const starts = set.bytes.starts(buf);
   chunkHits.set(buf, { set, starts });
   return starts;
 }
@@ -178,6 +146,10 @@ function hasMultiPartValues(nodes: BxNode[]): boolean {
 export function recordMayContain(record: EvtxRecord, set: LiteralSet | null): boolean {
   if (!set || !(record instanceof ChunkRecord)) return true;
   const { ctx, start, end } = record.raw();
+  // The common record, read without building its nodes: most records of a chunk end here.
+  const quick = quickStructure(ctx, start, end, set, 0);
+  if (quick === true) return true;
+  if (quick === false && !bytesMayContain(ctx.buf, start, end, set)) return false;
   const defs: TemplateDef[] = [];
   if (structureMayContain(ctx, record.tokens(), set, 0, defs)) return true;
   // Every value is now verbatim in the record's bytes (substitution values, nested BinXml, templateless
@@ -195,6 +167,49 @@ export function recordMayContain(record: EvtxRecord, set: LiteralSet | null): bo
     p = Math.max(p, b);
   }
   return p < end && bytesMayContain(ctx.buf, p, end, set);
+}
+
+/**
+ * structureMayContain for the shape Windows writes, straight off the bytes (as parseFragment and
+ * readTemplateInstance read it, without allocating): a fragment header, one instance of a template this chunk
+ * has already parsed, its value descriptors and values (nested BinXml values of the same shape), end of stream.
+ * True/false as structureMayContain would answer; null for anything else (a template's first use in the chunk,
+ * other tokens, damage): the full parse then decides, and reports damage as it always has.
+ */
+function quickStructure(ctx: BinXmlContext, start: number, end: number, set: LiteralSet, nesting: number): boolean | null {
+  if (nesting > MAX_NESTING) return null;
+  const { buf, view } = ctx;
+  // [Fragment header (token + 3 bytes): nested values often go without], template instance token, unknown
+  // byte, template id, definition offset.
+  const at = buf[start] === TOKEN.FragmentHeader ? start + 4 : start;
+  if (at + 10 > end || buf[at] !== TOKEN.TemplateInstance) return null;
+  const templateId = view.getUint32(at + 2, true);
+  const defOffset = view.getUint32(at + 6, true);
+  let pos = at + 10;
+  if (defOffset === pos) {
+    // The definition is written here (its first use in the chunk): header 24 bytes, then its data.
+    if (pos + 24 > end) return null;
+    pos += 24 + view.getUint32(pos + 20, true);
+  }
+  const def = ctx.templates.get(defOffset);
+  if (!def || def instanceof Error || def.id !== templateId) return null;
+  if (templateMayContain(def, set)) return true;
+  if (pos + 4 > end) return null;
+  const count = view.getUint32(pos, true);
+  pos += 4;
+  if (pos + count * 4 > end) return null;
+  let valueOff = pos + count * 4;
+  for (let i = 0; i < count; i++, pos += 4) {
+    const size = view.getUint16(pos, true);
+    if ((buf[pos + 2]! & 0x7f) === VT.BinXml && size > 0) {
+      if (valueOff + size > end) return null;
+      const inner = quickStructure(ctx, valueOff, valueOff + size, set, nesting + 1);
+      if (inner !== false) return inner;
+    }
+    valueOff += size;
+  }
+  if (valueOff > end || (valueOff < end && buf[valueOff] !== TOKEN.EndOfStream)) return null;
+  return false;
 }
 
 function structureMayContain(ctx: BinXmlContext, nodes: BxNode[], set: LiteralSet, nesting: number, defs: TemplateDef[]): boolean {
@@ -219,4 +234,14 @@ function structureMayContain(ctx: BinXmlContext, nodes: BxNode[], set: LiteralSe
     }
   }
   return false;
+}
+
+/**
+ * Both structural readings of a record, for the test that proves them equal wherever the quick one answers
+ * (test/evtx/parser.test.ts). Not part of the parser's public surface.
+ */
+export function structureVerdicts(record: ChunkRecord, set: LiteralSet): { quick: boolean | null; full: boolean } {
+  const { ctx, start, end } = record.raw();
+  const full = structureMayContain(ctx, record.tokens(), set, 0, []);
+  return { quick: quickStructure(ctx, start, end, set, 0), full };
 }

@@ -14,7 +14,6 @@ import {
   childElement,
   compileLiterals,
   parseBlock,
-  parseEvtxFile,
   recordMayContain,
   recordSystemKey,
   runBlocks,
@@ -29,6 +28,11 @@ import {
 import { addField, intText, normaliseTime, readWinEventDirect, type DirectEvent } from './evtxDirect.js';
 
 const HEADER_BYTES = 4096;
+/**
+ * 1 MiB blocks: a decoded block is small next to rendered text (most records are skipped or become compact
+ * events), so larger blocks than the renderer's cost no memory to speak of and save per-block round trips.
+ */
+const DECODE_CHUNKS_PER_BLOCK = 16;
 const CHUNK_BYTES = 65536;
 
 export interface EvtxDecodeOptions extends DecodeOptions {
@@ -47,7 +51,7 @@ export interface EvtxDecodeOptions extends DecodeOptions {
 export async function* decodeEvtxFile(path: string, options: EvtxDecodeOptions = {}): AsyncIterable<DecodeItem> {
   const threads = options.threads ?? threadsFromEnv() ?? 1;
   try {
-    yield* threads > 1 ? decodeParallel(path, options, threads) : decodeSerial(path, options);
+    yield* decodeBlocks(path, options, threads);
   } catch (err) {
     // The file could not be opened or read (or a worker thread was lost): an error item, never a crash.
     const e = err as NodeJS.ErrnoException;
@@ -78,29 +82,6 @@ function recordFilter(literalList: readonly string[] | null | undefined, keepEve
 
 function isKept(keep: Map<string, Set<number>>, provider: string, eventId: number | undefined): boolean {
   return eventId !== undefined && keep.get(provider.toLowerCase())?.has(eventId) === true;
-}
-
-async function* decodeSerial(path: string, options: EvtxDecodeOptions): AsyncIterable<DecodeItem> {
-  const filter = recordFilter(options.prefilterLiterals, options.keepEvents);
-  let index = 0;
-  let lastChunk = -1;
-  if (options.onBytes) options.onBytes(HEADER_BYTES);
-  const proof = options.tree ? null : new Proof();
-  for await (const item of parseEvtxFile(path, { lazy: filter !== null, prove: proof?.prove })) {
-    if ('error' in item) {
-      yield { error: toDecodeError(item.error) };
-      continue;
-    }
-    const record = item.record;
-    if (options.onBytes && record.chunkIndex !== lastChunk) {
-      // Progress in whole chunks: the parser reads the file one 64 KiB chunk at a time.
-      if (lastChunk >= 0) options.onBytes(CHUNK_BYTES * (record.chunkIndex - lastChunk));
-      lastChunk = record.chunkIndex;
-    }
-    const decoded = decodeRecord(record, path, index++, filter, proof);
-    if (decoded) yield decoded;
-  }
-  if (options.onBytes && lastChunk >= 0) options.onBytes(CHUNK_BYTES);
 }
 
 /** PROCWATCH_EVTX_THREADS overrides the default (1 disables worker threads). */
@@ -201,12 +182,16 @@ export function decodeEvtxBlock(job: BlockJob, arg: unknown): DecodedBlock {
   return { items, records };
 }
 
-async function* decodeParallel(path: string, options: EvtxDecodeOptions, threads: number): AsyncIterable<DecodeItem> {
+/**
+ * Blocks of chunks decoded on worker threads, or on this thread when `threads` is 1 (then synchronously, block
+ * by block: one await per block instead of one per record, measured cheaper than the streaming record parser).
+ */
+async function* decodeBlocks(path: string, options: EvtxDecodeOptions, threads: number): AsyncIterable<DecodeItem> {
   const literals = options.prefilterLiterals && options.prefilterLiterals.length > 0 ? options.prefilterLiterals : null;
   const work = { kind: 'module' as const, url: import.meta.url, exportName: 'decodeEvtxBlock', arg: { literals, keepEvents: options.keepEvents ?? null, tree: options.tree === true } };
   let base = 0;
   if (options.onBytes) options.onBytes(HEADER_BYTES);
-  for await (const out of runBlocks(path, { threads, work })) {
+  for await (const out of runBlocks(path, { threads, work, chunksPerBlock: DECODE_CHUNKS_PER_BLOCK })) {
     if (out.kind === 'header') {
       for (const e of out.errors) yield { error: toDecodeError(e) };
       continue;

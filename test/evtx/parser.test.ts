@@ -20,6 +20,10 @@ import {
   type XmlNode,
 } from '../../src/evtx/index.js';
 import { decodeEvtxFile } from '../../src/formats/evtxFile.js';
+import { structureVerdicts } from '../../src/evtx/prefilter.js';
+import { compileByteSearch } from '../../src/evtx/literalBytes.js';
+import { ChunkRecord } from '../../src/evtx/record.js';
+import { allCorpusEvtxFiles } from './support/corpus.js';
 import type { WinEvent } from '../../src/model/event.js';
 import { CORPUS } from '../helpers/paths.js';
 
@@ -194,6 +198,55 @@ test('the literal prefilter never drops a record whose values contain a literal,
   // Literals that formatted numbers/GUIDs could produce disable the prefilter rather than risk a miss.
   assert.equal(compileLiterals(['0x1f']), null);
   assert.equal(compileLiterals(['a,b']), null);
+});
+
+test('both byte searches of the prefilter (anchors, patterns) find the same literal starts in every corpus chunk', () => {
+  const sets = [['certreq', 'win.ini'], ['http', 'microsoft'], ['kerberos', 'svchost.exe', 'wininit']];
+  let hits = 0;
+  let chunks = 0;
+  for (const literals of sets) {
+    const anchors = compileByteSearch(literals, 'anchors');
+    const patterns = compileByteSearch(literals, 'patterns');
+    for (const file of allCorpusEvtxFiles()) {
+      const bytes = readFileSync(file);
+      for (let off = 4096; off < bytes.length; off += 65536) {
+        const chunk = bytes.subarray(off, Math.min(off + 65536, bytes.length));
+        const a = anchors.starts(chunk);
+        assert.deepEqual(a, patterns.starts(chunk), `${file} chunk at ${off} (${literals.join(',')})`);
+        hits += a.length;
+        chunks++;
+      }
+    }
+  }
+  assert.ok(hits > 1000, `literal starts found: ${hits} in ${chunks} chunks`);
+  // Case folding, alignment and the two non-ASCII folds, on hand-made bytes.
+  const text = Buffer.concat([Buffer.from('xCeRtReQx', 'latin1'), Buffer.from('yWIN.INI\u212a\u0130', 'utf16le'), Buffer.from('zwin.ini', 'latin1')]);
+  const odd = Buffer.concat([Buffer.from([0x41]), Buffer.from('PAR\u212a HOP\u0130', 'utf16le')]);
+  for (const method of ['anchors', 'patterns'] as const) {
+    const search = compileByteSearch(['certreq', 'win.ini', 'park', 'hopi'], method);
+    assert.deepEqual(search.starts(text), [1, 11, 30], method);
+    assert.deepEqual(search.starts(odd), [1, 11], method);
+  }
+});
+
+test('the quick structural reading of the prefilter agrees with the full parse on every corpus record it answers', async () => {
+  let answered = 0;
+  let total = 0;
+  for (const literals of [['certreq', 'win.ini'], ['http'], ['microsoft']]) {
+    const set = compileLiterals(literals)!;
+    for (const file of allCorpusEvtxFiles()) {
+      for await (const item of parseEvtxFile(file)) {
+        if (!('record' in item) || !(item.record instanceof ChunkRecord)) continue;
+        // The full parse first: the quick reading needs the chunk's templates parsed, as in a scan.
+        const { quick, full } = structureVerdicts(item.record, set);
+        total++;
+        if (quick === null) continue;
+        answered++;
+        assert.equal(quick, full, `${file} record ${item.record.recordId} (${literals.join(',')})`);
+      }
+    }
+  }
+  assert.ok(answered > total * 0.8, `the quick reading answered ${answered} of ${total}`);
 });
 
 test('rendering on worker threads gives the same records, in the same order, as on one thread', async () => {

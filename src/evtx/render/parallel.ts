@@ -15,7 +15,6 @@ import { runBlockJob, type BlockJob, type BlockWork, type RenderedBlock, type Te
  * outlived the young generation and the parallel dump spent more CPU in GC than it saved (measured).
  */
 export const CHUNKS_PER_BLOCK = 4;
-const BLOCK_SIZE = CHUNK_SIZE * CHUNKS_PER_BLOCK;
 const IN_FLIGHT_PER_WORKER = 2;
 
 export interface BlockRunOptions {
@@ -23,6 +22,11 @@ export interface BlockRunOptions {
   threads: number;
   settings?: ParserSettings;
   work: BlockWork;
+  /**
+   * Chunks per block (default CHUNKS_PER_BLOCK). Work whose results are small (a prefiltered decode) takes
+   * larger blocks: fewer messages and promise hops per MiB.
+   */
+  chunksPerBlock?: number;
 }
 
 /** File header problems first (if any), then each block's result in file order. */
@@ -46,6 +50,8 @@ function startWorker(): Worker {
 
 export async function* runBlocks(path: string, opts: BlockRunOptions): AsyncIterable<BlockOutput> {
   const settings: ParserSettings = { validateChecksums: opts.settings?.validateChecksums !== false, lazy: opts.settings?.lazy === true };
+  const chunksPerBlock = Math.max(1, Math.floor(opts.chunksPerBlock ?? CHUNKS_PER_BLOCK));
+  const BLOCK_SIZE = CHUNK_SIZE * chunksPerBlock;
   const handle = await open(path, 'r');
   const workers: Worker[] = [];
   let finishing = false;
@@ -65,20 +71,28 @@ export async function* runBlocks(path: string, opts: BlockRunOptions): AsyncIter
     const jobFor = (bytes: Buffer, seq: number): BlockJob => ({
       file: path,
       bytes,
-      firstChunkIndex: seq * CHUNKS_PER_BLOCK,
+      firstChunkIndex: seq * chunksPerBlock,
       fileOffset: FILE_HEADER_BLOCK_SIZE + seq * BLOCK_SIZE,
       reportBadMagicBelow,
       settings,
       work: opts.work,
     });
-    const output = (seq: number, bytes: number, result: unknown): BlockOutput => ({ kind: 'block', firstChunkIndex: seq * CHUNKS_PER_BLOCK, bytes, result });
+    const output = (seq: number, bytes: number, result: unknown): BlockOutput => ({ kind: 'block', firstChunkIndex: seq * chunksPerBlock, bytes, result });
 
     if (opts.threads <= 1) {
-      for (let seq = 0; ; seq++) {
-        const bytes = await readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE + seq * BLOCK_SIZE);
-        if (bytes.length === 0) break;
-        yield output(seq, bytes.length, await runBlockJob(jobFor(bytes, seq)));
-        if (bytes.length < BLOCK_SIZE) break;
+      // Read ahead: the next block arrives while this one is worked on.
+      let next: Promise<Buffer> | null = readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE);
+      try {
+        for (let seq = 0; next; seq++) {
+          const bytes: Buffer = await next;
+          next = null;
+          if (bytes.length === 0) break;
+          if (bytes.length === BLOCK_SIZE) next = readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE + (seq + 1) * BLOCK_SIZE);
+          yield output(seq, bytes.length, await runBlockJob(jobFor(bytes, seq)));
+        }
+      } finally {
+        // A consumer that stops early leaves a read in flight: let it finish before the file is closed.
+        if (next) await next.catch(() => undefined);
       }
       return;
     }
@@ -121,7 +135,7 @@ export async function* runBlocks(path: string, opts: BlockRunOptions): AsyncIter
       const reply = await next.reply;
       waiting.delete(next.seq);
       if (failure) throw failure;
-      if ('failure' in reply) throw new Error(`chunks ${next.seq * CHUNKS_PER_BLOCK}-${next.seq * CHUNKS_PER_BLOCK + CHUNKS_PER_BLOCK - 1}: ${reply.failure}`);
+      if ('failure' in reply) throw new Error(`chunks ${next.seq * chunksPerBlock}-${next.seq * chunksPerBlock + chunksPerBlock - 1}: ${reply.failure}`);
       if (!eof) await submit();
       yield output(next.seq, next.bytes, reply.result);
     }
