@@ -6,7 +6,8 @@
 import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
+import { createRequire } from 'node:module';
+import type { SingleBar } from 'cli-progress';
 import { expandInputs, decodeFileBatches, type InputFile } from '../formats/index.js';
 import { formatDecodeError } from '../model/event.js';
 import { processEventKind } from '../model/process.js';
@@ -208,7 +209,9 @@ function startProgress(options: ScanOptions, inputs: InputFile[]): SingleBar | u
   if (!options.progress || !process.stderr.isTTY) return undefined;
   const total = inputs.reduce((sum, f) => sum + (f.size ?? 0), 0);
   if (total < 8 * 1024 * 1024) return undefined; // short scans finish before a bar helps
-  const bar = new SingleBar(
+  // Loaded only when a bar is shown: most scans run without a terminal (pipelines, CI) and need not pay for it.
+  const { SingleBar: Bar, Presets } = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
+  const bar = new Bar(
     { stream: process.stderr, format: 'scanning {bar} {percentage}% | {value_mb}/{total_mb} MB | ETA {eta}s', hideCursor: true, clearOnComplete: true },
     Presets.shades_classic,
   );

@@ -7,6 +7,8 @@
  * unless its provider and EventID are in `keepEvents` (read from the template's System header, see
  * src/evtx/systemKey.ts): context events the correlator needs whatever their content.
  */
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { DecodeError, DecodeItem, EventOrigin, EventSystem, FieldValue, Scalar, WinEvent } from '../model/event.js';
 import type { DecodeOptions, KeepEvent } from './index.js';
 import {
@@ -37,8 +39,9 @@ const CHUNK_BYTES = 65536;
 
 export interface EvtxDecodeOptions extends DecodeOptions {
   /**
-   * Worker threads decoding chunk ranges (events stay in file order). Default 1, or PROCWATCH_EVTX_THREADS:
-   * events cross threads by structured clone, which measured (2 cores, shared) costs about what it saves.
+   * Worker threads decoding chunk ranges (events stay in file order). Default (or PROCWATCH_EVTX_THREADS):
+   * up to 2 on files of 16 MiB or more when the literal prefilter is on (few events then cross threads), else 1:
+   * every event crossing by structured clone costs about what a second thread saves (measured, 2 cores).
    */
   threads?: number;
   /**
@@ -49,8 +52,8 @@ export interface EvtxDecodeOptions extends DecodeOptions {
 }
 
 export async function* decodeEvtxFile(path: string, options: EvtxDecodeOptions = {}): AsyncIterable<DecodeItem> {
-  const threads = options.threads ?? threadsFromEnv() ?? 1;
   try {
+    const threads = options.threads ?? threadsFromEnv() ?? (await defaultThreads(path, options));
     yield* decodeBlocks(path, options, threads);
   } catch (err) {
     // The file could not be opened or read (or a worker thread was lost): an error item, never a crash.
@@ -62,26 +65,50 @@ export async function* decodeEvtxFile(path: string, options: EvtxDecodeOptions =
 /** What the prefilter skips: records without any literal, unless kept by provider and EventID. */
 interface RecordFilter {
   literals: LiteralSet;
-  /** Lower-cased provider → kept EventIDs; null: nothing kept. */
-  keep: Map<string, Set<number>> | null;
+  /** Events kept whatever their content; null: none. */
+  keep: KeptEvents | null;
 }
 
 function recordFilter(literalList: readonly string[] | null | undefined, keepEvents: readonly KeepEvent[] | null | undefined): RecordFilter | null {
   const literals = literalList ? compileLiterals(literalList) : null;
   if (!literals) return null; // no literals, or none the prefilter can look for soundly: nothing is skipped
-  let keep: Map<string, Set<number>> | null = null;
-  for (const k of keepEvents ?? []) {
-    keep ??= new Map();
-    const key = k.provider.toLowerCase();
-    const ids = keep.get(key) ?? new Set<number>();
-    for (const id of k.eventIds) ids.add(id);
-    keep.set(key, ids);
-  }
-  return { literals, keep };
+  return { literals, keep: keepEvents && keepEvents.length > 0 ? new KeptEvents(keepEvents) : null };
 }
 
-function isKept(keep: Map<string, Set<number>>, provider: string, eventId: number | undefined): boolean {
-  return eventId !== undefined && keep.get(provider.toLowerCase())?.has(eventId) === true;
+/** Provider (case-insensitive) and EventID pairs kept by the prefilter. */
+class KeptEvents {
+  private readonly byLowerProvider = new Map<string, Set<number>>();
+  /** Providers are few and repeat on every record: each spelling is lower-cased and looked up once. */
+  private readonly bySpelling = new Map<string, Set<number> | null>();
+
+  constructor(keepEvents: readonly KeepEvent[]) {
+    for (const k of keepEvents) {
+      const key = k.provider.toLowerCase();
+      const ids = this.byLowerProvider.get(key) ?? new Set<number>();
+      for (const id of k.eventIds) ids.add(id);
+      this.byLowerProvider.set(key, ids);
+    }
+  }
+
+  has(provider: string, eventId: number | undefined): boolean {
+    if (eventId === undefined) return false;
+    let ids = this.bySpelling.get(provider);
+    if (ids === undefined) {
+      ids = this.byLowerProvider.get(provider.toLowerCase()) ?? null;
+      if (this.bySpelling.size >= 1024) this.bySpelling.clear(); // bounded, whatever a damaged file holds
+      this.bySpelling.set(provider, ids);
+    }
+    return ids !== null && ids.has(eventId);
+  }
+}
+
+/** Files at least this large are worth a second thread (its start-up and warm-up cost about 0.1 s). */
+const PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
+
+async function defaultThreads(path: string, options: EvtxDecodeOptions): Promise<number> {
+  if (!options.prefilterLiterals || compileLiterals(options.prefilterLiterals) === null) return 1;
+  const { size } = await stat(path);
+  return size >= PARALLEL_MIN_BYTES ? Math.max(1, Math.min(2, availableParallelism())) : 1;
 }
 
 /** PROCWATCH_EVTX_THREADS overrides the default (1 disables worker threads). */
@@ -104,10 +131,10 @@ function decodeRecord(record: EvtxRecord, path: string, index: number, filter: R
         if (key === null) {
           // The header cannot be read without rendering: render, and decide on the event itself.
           const event = toWinEvent(record, origin, proof);
-          if (isKept(filter.keep, event.system.provider, event.system.eventId) || recordMayContain(record, filter.literals)) return { event };
+          if (filter.keep.has(event.system.provider, event.system.eventId) || recordMayContain(record, filter.literals)) return { event };
           return null;
         }
-        kept = isKept(filter.keep, key.provider, intText(key.eventIdText));
+        kept = filter.keep.has(key.provider, intText(key.eventIdText));
       }
       if (!kept && !recordMayContain(record, filter.literals)) return null;
     }
