@@ -10,23 +10,27 @@
  * that repeats or is left out, no System or EventID, any damage) makes it give up (null): the caller then
  * renders the tree (recordToWinEvent), which stays the definition of the result and reports the damage.
  * Proven equal to the tree path on every record of the corpus (test/evtx/direct-winevent.test.ts).
+ *
+ * Records of the usual shape do not even walk: the plan compiled once per template structure (evtxPlan.ts)
+ * reads them, and hands anything it does not cover, damage included, to the walk (test/evtx/plan.test.ts).
  */
 import type { EventSystem, FieldValue, Scalar } from '../model/event.js';
 import type { EvtxRecord } from '../evtx/index.js';
 import { ChunkRecord } from '../evtx/record.js';
-import { MAX_RECORD_NODES, decodeFlat, elementAttributes } from '../evtx/binxml/templates.js';
+import { MAX_RECORD_NODES, elementAttributes } from '../evtx/binxml/templates.js';
 import { MAX_NESTING, parseFragment, type BinXmlContext, type BxNode, type ElementNode, type ValueRef } from '../evtx/binxml/tokens.js';
-import { decodeValue, formatFiletime, formatGuid, formatSid, hex64, utf16, VT, type DecodedValue } from '../evtx/binxml/values.js';
+import { decodeValue, VT, type DecodedValue } from '../evtx/binxml/values.js';
 import type { XmlAttribute } from '../evtx/xmlTree.js';
+import { readWinEventPlanned } from './evtxPlan.js';
+import { addField, flatText, GIVE_UP, intText, SystemParts, systemResult } from './evtxPlanParts.js';
+
+// Shared with the plans (evtxPlanParts.ts); exported from here as before.
+export { addField, intText, normaliseTime } from './evtxPlanParts.js';
 
 export interface DirectEvent {
   system: EventSystem;
   data: Record<string, FieldValue>;
 }
-
-/** Thrown inside the walk when the record is not covered; never escapes readWinEventDirect. */
-class GiveUp extends Error {}
-const GIVE_UP = new GiveUp('not covered');
 
 /** Per-record walk state. */
 interface Walk {
@@ -119,47 +123,6 @@ function allAbsentOptional(children: BxNode[], values: ValueRef[] | null): boole
 
 function isAbsent(ref: ValueRef | undefined): boolean {
   return !ref || ref.type === VT.Null;
-}
-
-/**
- * A value's text as decodeFlat(...).text, with the common types rendered without the typed form. Fails
- * (throws) exactly where decodeValue does: out of the chunk, or a fixed-size value cut short.
- */
-function flatText(ctx: BinXmlContext, ref: ValueRef): string {
-  const { type, off, size } = ref;
-  const buf = ctx.buf;
-  if (off < 0 || size < 0 || off + size > buf.length) throw GIVE_UP;
-  switch (type) {
-    case VT.String: {
-      let end = off + (size & ~1);
-      while (end > off && buf[end - 1] === 0 && buf[end - 2] === 0) end -= 2;
-      return end === off ? '' : utf16(buf, off, end);
-    }
-    case VT.UInt8:
-      return size >= 1 ? String(buf[off]!) : flat(ctx, ref);
-    case VT.UInt16:
-      return size >= 2 ? String(ctx.view.getUint16(off, true)) : flat(ctx, ref);
-    case VT.UInt32:
-      return size >= 4 ? String(ctx.view.getUint32(off, true)) : flat(ctx, ref);
-    case VT.Int32:
-      return size >= 4 ? String(ctx.view.getInt32(off, true)) : flat(ctx, ref);
-    case VT.HexInt32:
-      return size >= 8 ? hex64(ctx.view, off) : size >= 4 ? '0x' + ctx.view.getUint32(off, true).toString(16) : flat(ctx, ref);
-    case VT.HexInt64:
-      return size >= 8 ? hex64(ctx.view, off) : flat(ctx, ref);
-    case VT.FileTime:
-      return size >= 8 ? formatFiletime(ctx.view, off) : flat(ctx, ref);
-    case VT.Guid:
-      return size >= 16 ? formatGuid(buf, ctx.view, off) : flat(ctx, ref);
-    case VT.Sid:
-      return formatSid(buf, ctx.view, off, size);
-    default:
-      return flat(ctx, ref);
-  }
-}
-
-function flat(ctx: BinXmlContext, ref: ValueRef): string {
-  return decodeFlat(ctx, ref).text;
 }
 
 /** Collects an element's direct text (textOf of the rendered element); its element children are only decoded. */
@@ -294,62 +257,38 @@ class SystemLevel implements Level {
   }
   text(): void {}
 
-  /** As evtxFile.ts readSystem; null when there is no EventID (the tree path then reports it). */
+  /** As evtxFile.ts readSystem (systemResult); null when there is no EventID (the tree path then reports it). */
   result(record: EvtxRecord): EventSystem | null {
-    const id = intText(this.eventId);
-    if (id === undefined) return null;
+    const parts = new SystemParts();
+    parts.eventId = intText(this.eventId);
+    parts.version = intText(this.version);
+    parts.level = intText(this.level);
+    parts.task = intText(this.task);
+    parts.opcode = intText(this.opcode);
+    parts.keywords = this.keywords;
+    parts.recordId = intText(this.recordId);
+    parts.channel = this.channel;
+    parts.computer = this.computer;
     const p = this.provider;
-    const out: EventSystem = {
-      provider: (p && (attribute(p, 'Name') ?? attribute(p, 'EventSourceName'))) ?? '',
-      eventId: id,
-      timeCreated: normaliseTime((this.time && attribute(this.time, 'SystemTime')) || record.timestamp),
-      recordId: intText(this.recordId) ?? record.recordId,
-      channel: this.channel ?? '',
-      computer: this.computer ?? '',
-    };
-    const guid = p && attribute(p, 'Guid');
-    if (guid) out.providerGuid = guid;
-    const v = intText(this.version);
-    if (v !== undefined) out.version = v;
-    const l = intText(this.level);
-    if (l !== undefined) out.level = l;
-    const t = intText(this.task);
-    if (t !== undefined) out.task = t;
-    const o = intText(this.opcode);
-    if (o !== undefined) out.opcode = o;
-    if (this.keywords !== undefined) out.keywords = this.keywords;
+    if (p) {
+      parts.providerName = attribute(p, 'Name');
+      parts.eventSourceName = attribute(p, 'EventSourceName');
+      parts.providerGuid = attribute(p, 'Guid');
+    }
+    if (this.time) parts.systemTime = attribute(this.time, 'SystemTime');
     const c = this.correlation;
-    const activity = c && attribute(c, 'ActivityID');
-    if (activity) out.activityId = activity;
-    const related = c && attribute(c, 'RelatedActivityID');
-    if (related) out.relatedActivityId = related;
+    if (c) {
+      parts.activityId = attribute(c, 'ActivityID');
+      parts.relatedActivityId = attribute(c, 'RelatedActivityID');
+    }
     const e = this.execution;
-    const pid = e && intText(attribute(e, 'ProcessID'));
-    if (pid !== undefined) out.processId = pid;
-    const tid = e && intText(attribute(e, 'ThreadID'));
-    if (tid !== undefined) out.threadId = tid;
-    const sid = this.security && attribute(this.security, 'UserID');
-    if (sid) out.userSid = sid;
-    return out;
+    if (e) {
+      parts.processId = intText(attribute(e, 'ProcessID'));
+      parts.threadId = intText(attribute(e, 'ThreadID'));
+    }
+    if (this.security) parts.userId = attribute(this.security, 'UserID');
+    return systemResult(parts, record);
   }
-}
-
-export function intText(s: string | undefined): number | undefined {
-  if (s === undefined || s === '') return undefined;
-  const n = s.startsWith('0x') ? parseInt(s, 16) : Number(s);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/** At most 7 fractional digits (100 ns, FILETIME's resolution): forwarded events carry 9 as text. */
-export function normaliseTime(t: string): string {
-  return t.length <= 28 ? t : t.replace(/(\.\d{7})\d+Z$/, '$1Z');
-}
-
-export function addField(data: Record<string, FieldValue>, key: string, value: Scalar): void {
-  const prev = data[key];
-  if (prev === undefined) data[key] = value;
-  else if (Array.isArray(prev)) prev.push(value);
-  else data[key] = [prev, value];
 }
 
 // --- EventData, UserData -----------------------------------------------------------------------------------
@@ -455,6 +394,19 @@ class RootLevel implements Level {
  */
 export function readWinEventDirect(record: EvtxRecord): DirectEvent | null {
   if (!(record instanceof ChunkRecord)) return null;
+  // The compiled plan of the record's template (evtxPlan.ts) when it covers the record; else, and on anything
+  // it meets that is unusual or damaged, the walk below, which decides (and gives up where the tree fails).
+  try {
+    const planned = readWinEventPlanned(record);
+    if (planned !== undefined) return planned;
+  } catch {
+    // fall through to the walk
+  }
+  return walkWinEvent(record);
+}
+
+/** The walk: the record rendered level by level as the tree path would, keeping only what the WinEvent takes. */
+function walkWinEvent(record: ChunkRecord): DirectEvent | null {
   try {
     const nodes = record.tokens();
     if (nodes.length !== 1) return null;
