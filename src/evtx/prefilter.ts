@@ -14,7 +14,7 @@
  * - case: ASCII letters in either case, and the two non-ASCII code units whose lowercase is ASCII (İ, K).
  * The bytes are searched once per chunk (see hitsOf); per record only the template structure is looked at.
  */
-import { MAX_NESTING, parseFragment, TOKEN, type BinXmlContext, type BxNode, type TemplateDef } from './binxml/tokens.js';
+import { MAX_NESTING, parseFragment, templateAt, TOKEN, type BinXmlContext, type BxNode, type TemplateDef } from './binxml/tokens.js';
 import { VT } from './binxml/values.js';
 import { compileByteSearch, type ByteSearch, type SearchMethod } from './literalBytes.js';
 import type { EvtxRecord } from './record.js';
@@ -86,18 +86,17 @@ function bytesMayContain(buf: Buffer, start: number, end: number, set: LiteralSe
   return lo < starts.length && starts[lo]! < end;
 }
 
-interface TemplateVerdict {
-  set: LiteralSet;
-  /** The template's literal text (other than namespace declarations) contains a literal, or builds values in ways bytes cannot show. */
-  mayContain: boolean;
-}
-const verdicts = new WeakMap<TemplateDef, TemplateVerdict>();
-
+/**
+ * The template's verdict for a literal set: its literal text (other than namespace declarations) contains a
+ * literal, or it builds values in ways bytes cannot show. Kept on the definition (TemplateDef.prefilter, a
+ * per-chunk cache slot like ElementNode.plan): it is asked for on every record, a WeakMap lookup measured
+ * several times dearer than a property read.
+ */
 function templateMayContain(def: TemplateDef, set: LiteralSet): boolean {
-  const cached = verdicts.get(def);
-  if (cached && cached.set === set) return cached.mayContain;
+  const cached = def.prefilter;
+  if (cached !== undefined && cached.set === set) return cached.mayContain;
   const mayContain = hasMultiPartValues(def.nodes) || literalTextContains(def.nodes, set);
-  verdicts.set(def, { set, mayContain });
+  def.prefilter = { set, mayContain };
   return mayContain;
 }
 
@@ -191,8 +190,8 @@ function quickStructure(ctx: BinXmlContext, start: number, end: number, set: Lit
     if (pos + 24 > end) return null;
     pos += 24 + view.getUint32(pos + 20, true);
   }
-  const def = ctx.templates.get(defOffset);
-  if (!def || def instanceof Error || def.id !== templateId) return null;
+  const def = definitionAt(ctx, defOffset, nesting + 1);
+  if (!def || def.id !== templateId) return null;
   if (templateMayContain(def, set)) return true;
   if (pos + 4 > end) return null;
   const count = view.getUint32(pos, true);
@@ -210,6 +209,20 @@ function quickStructure(ctx: BinXmlContext, start: number, end: number, set: Lit
   }
   if (valueOff > end || (valueOff < end && buf[valueOff] !== TOKEN.EndOfStream)) return null;
   return false;
+}
+
+/**
+ * The template definition at a chunk offset, parsed and cached for the chunk as a template instance would
+ * (first use in the chunk included); null when it is damaged (the full parse then reports it).
+ */
+function definitionAt(ctx: BinXmlContext, offset: number, nesting: number): TemplateDef | null {
+  const cached = ctx.templates.get(offset);
+  if (cached !== undefined) return cached instanceof Error ? null : cached;
+  try {
+    return templateAt(ctx, offset, nesting);
+  } catch {
+    return null;
+  }
 }
 
 function structureMayContain(ctx: BinXmlContext, nodes: BxNode[], set: LiteralSet, nesting: number, defs: TemplateDef[]): boolean {
@@ -240,8 +253,13 @@ function structureMayContain(ctx: BinXmlContext, nodes: BxNode[], set: LiteralSe
  * Both structural readings of a record, for the test that proves them equal wherever the quick one answers
  * (test/evtx/parser.test.ts). Not part of the parser's public surface.
  */
-export function structureVerdicts(record: ChunkRecord, set: LiteralSet): { quick: boolean | null; full: boolean } {
+export function structureVerdicts(record: ChunkRecord, set: LiteralSet): { quick: boolean | null; full: boolean | Error } {
   const { ctx, start, end } = record.raw();
-  const full = structureMayContain(ctx, record.tokens(), set, 0, []);
-  return { quick: quickStructure(ctx, start, end, set, 0), full };
+  // The quick reading first, as in a scan: it parses the chunk's templates itself on their first use.
+  const quick = quickStructure(ctx, start, end, set, 0);
+  try {
+    return { quick, full: structureMayContain(ctx, record.tokens(), set, 0, []) };
+  } catch (err) {
+    return { quick, full: err instanceof Error ? err : new Error(String(err)) };
+  }
 }

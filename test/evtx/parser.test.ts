@@ -235,14 +235,16 @@ test('the quick structural reading of the prefilter agrees with the full parse o
   for (const literals of [['certreq', 'win.ini'], ['http'], ['microsoft']]) {
     const set = compileLiterals(literals)!;
     for (const file of allCorpusEvtxFiles()) {
-      for await (const item of parseEvtxFile(file)) {
+      // Lazily parsed, as in a scan: the quick reading meets each template's first use in a chunk.
+      for await (const item of parseEvtxFile(file, { lazy: true })) {
         if (!('record' in item) || !(item.record instanceof ChunkRecord)) continue;
-        // The full parse first: the quick reading needs the chunk's templates parsed, as in a scan.
         const { quick, full } = structureVerdicts(item.record, set);
         total++;
         if (quick === null) continue;
         answered++;
-        assert.equal(quick, full, `${file} record ${item.record.recordId} (${literals.join(',')})`);
+        // Where the full parse finds damage, the quick reading must not have answered "cannot contain":
+        // the record is then parsed and its damage reported.
+        assert.equal(quick, full instanceof Error ? true : full, `${file} record ${item.record.recordId} (${literals.join(',')})`);
       }
     }
   }

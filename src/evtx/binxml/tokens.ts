@@ -94,6 +94,8 @@ export interface TemplateDef {
   /** Chunk byte range of the definition's BinXml (for the literal prefilter). */
   start: number;
   end: number;
+  /** The literal prefilter's cache slot (prefilter.ts): its verdict on this template for one literal set. */
+  prefilter: { set: object; mayContain: boolean } | undefined;
 }
 
 /** What BinXml parsing needs from its chunk: the bytes and the per-chunk name and template caches. */
@@ -301,7 +303,7 @@ export function templateAt(ctx: BinXmlContext, offset: number, nesting: number):
     const end = start + dataSize;
     if (end > ctx.buf.length) fail(`template at 0x${offset.toString(16)} overruns the chunk`, offset);
     const nodes = parseFragment(ctx, start, end, true, nesting);
-    const def: TemplateDef = { offset, id: ctx.view.getUint32(offset + 4, true), guid, nodes, start, end };
+    const def: TemplateDef = { offset, id: ctx.view.getUint32(offset + 4, true), guid, nodes, start, end, prefilter: undefined };
     ctx.templates.set(offset, def);
     return def;
   } catch (err) {

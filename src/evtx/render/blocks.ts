@@ -33,7 +33,10 @@ export interface BlockJob extends BlockLocation {
   work: BlockWork;
 }
 
-/** A module function run on blocks: gets the block and the caller's argument, returns structured-cloneable data. */
+/**
+ * A module function run on blocks: gets the block and the caller's argument, returns structured-cloneable data
+ * that keeps no reference to `job.bytes` (on one thread the runner reads the next blocks into the same buffers).
+ */
 export type BlockFunction = (job: BlockJob, arg: unknown) => unknown;
 
 export interface RenderedBlock {

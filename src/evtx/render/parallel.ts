@@ -80,14 +80,17 @@ export async function* runBlocks(path: string, opts: BlockRunOptions): AsyncIter
     const output = (seq: number, bytes: number, result: unknown): BlockOutput => ({ kind: 'block', firstChunkIndex: seq * chunksPerBlock, bytes, result });
 
     if (opts.threads <= 1) {
-      // Read ahead: the next block arrives while this one is worked on.
-      let next: Promise<Buffer> | null = readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE);
+      // Read ahead: the next block arrives while this one is worked on. Two buffers take turns (a job keeps no
+      // reference to its bytes once it has returned, see BlockFunction): fresh 1 MiB buffers per block cost a
+      // page fault per 4 KiB touched, measured at a fifth of the CPU time of a prefiltered scan.
+      const buffers = [Buffer.allocUnsafeSlow(BLOCK_SIZE), Buffer.allocUnsafeSlow(BLOCK_SIZE)];
+      let next: Promise<Buffer> | null = readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE, buffers[0]);
       try {
         for (let seq = 0; next; seq++) {
           const bytes: Buffer = await next;
           next = null;
           if (bytes.length === 0) break;
-          if (bytes.length === BLOCK_SIZE) next = readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE + (seq + 1) * BLOCK_SIZE);
+          if (bytes.length === BLOCK_SIZE) next = readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE + (seq + 1) * BLOCK_SIZE, buffers[(seq + 1) % 2]);
           yield output(seq, bytes.length, await runBlockJob(jobFor(bytes, seq)));
         }
       } finally {
@@ -162,9 +165,12 @@ export async function* renderEvtxFile(path: string, opts: RenderOptions): AsyncI
   }
 }
 
-/** A fresh, exactly owned buffer (it is transferred to a worker, so it must not share a pool). */
-async function readAt(handle: FileHandle, size: number, position: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(size);
+/**
+ * `size` bytes at `position`, into `into` or else a fresh, exactly owned buffer (blocks sent to a worker are
+ * transferred, so they must not share a pool).
+ */
+async function readAt(handle: FileHandle, size: number, position: number, into?: Buffer): Promise<Buffer> {
+  const buf = into ?? Buffer.allocUnsafeSlow(size);
   let got = 0;
   while (got < size) {
     const { bytesRead } = await handle.read(buf, got, size - got, position + got);
