@@ -14,8 +14,9 @@
  * - case: ASCII letters in either case, and the two non-ASCII code units whose lowercase is ASCII (İ, K).
  * The bytes are searched once per chunk (see hitsOf); per record only the template structure is looked at.
  */
-import { MAX_NESTING, parseFragment, templateAt, TOKEN, type BinXmlContext, type BxNode, type TemplateDef } from './binxml/tokens.js';
+import { parseFragment, type BinXmlContext, type BxNode, type TemplateDef } from './binxml/tokens.js';
 import { VT } from './binxml/values.js';
+import { instanceAt } from './binxml/instance.js';
 import { compileByteSearch, type ByteSearch, type SearchMethod } from './literalBytes.js';
 import type { EvtxRecord } from './record.js';
 import { ChunkRecord } from './record.js';
@@ -176,53 +177,19 @@ export function recordMayContain(record: EvtxRecord, set: LiteralSet | null): bo
  * other tokens, damage): the full parse then decides, and reports damage as it always has.
  */
 function quickStructure(ctx: BinXmlContext, start: number, end: number, set: LiteralSet, nesting: number): boolean | null {
-  if (nesting > MAX_NESTING) return null;
-  const { buf, view } = ctx;
-  // [Fragment header (token + 3 bytes): nested values often go without], template instance token, unknown
-  // byte, template id, definition offset.
-  const at = buf[start] === TOKEN.FragmentHeader ? start + 4 : start;
-  if (at + 10 > end || buf[at] !== TOKEN.TemplateInstance) return null;
-  const templateId = view.getUint32(at + 2, true);
-  const defOffset = view.getUint32(at + 6, true);
-  let pos = at + 10;
-  if (defOffset === pos) {
-    // The definition is written here (its first use in the chunk): header 24 bytes, then its data.
-    if (pos + 24 > end) return null;
-    pos += 24 + view.getUint32(pos + 20, true);
-  }
-  const def = definitionAt(ctx, defOffset, nesting + 1);
-  if (!def || def.id !== templateId) return null;
-  if (templateMayContain(def, set)) return true;
-  if (pos + 4 > end) return null;
-  const count = view.getUint32(pos, true);
-  pos += 4;
-  if (pos + count * 4 > end) return null;
-  let valueOff = pos + count * 4;
-  for (let i = 0; i < count; i++, pos += 4) {
-    const size = view.getUint16(pos, true);
-    if ((buf[pos + 2]! & 0x7f) === VT.BinXml && size > 0) {
-      if (valueOff + size > end) return null;
-      const inner = quickStructure(ctx, valueOff, valueOff + size, set, nesting + 1);
+  const inst = instanceAt(ctx, start, end, nesting);
+  if (!inst) return null;
+  if (templateMayContain(inst.def, set)) return true;
+  let off = inst.values;
+  for (let i = 0, d = inst.descriptors; i < inst.count; i++, d += 4) {
+    const size = ctx.view.getUint16(d, true);
+    if ((ctx.buf[d + 2]! & 0x7f) === VT.BinXml && size > 0) {
+      const inner = quickStructure(ctx, off, off + size, set, nesting + 1);
       if (inner !== false) return inner;
     }
-    valueOff += size;
+    off += size;
   }
-  if (valueOff > end || (valueOff < end && buf[valueOff] !== TOKEN.EndOfStream)) return null;
   return false;
-}
-
-/**
- * The template definition at a chunk offset, parsed and cached for the chunk as a template instance would
- * (first use in the chunk included); null when it is damaged (the full parse then reports it).
- */
-function definitionAt(ctx: BinXmlContext, offset: number, nesting: number): TemplateDef | null {
-  const cached = ctx.templates.get(offset);
-  if (cached !== undefined) return cached instanceof Error ? null : cached;
-  try {
-    return templateAt(ctx, offset, nesting);
-  } catch {
-    return null;
-  }
 }
 
 function structureMayContain(ctx: BinXmlContext, nodes: BxNode[], set: LiteralSet, nesting: number, defs: TemplateDef[]): boolean {

@@ -10,6 +10,7 @@
 import { fail } from './bytes.js';
 import type { AttributeNode, BinXmlContext, BxNode, ElementNode, TemplateDef, ValueRef } from './binxml/tokens.js';
 import { decodeValue, VT, type DecodedValue } from './binxml/values.js';
+import { instanceAt, valueAt } from './binxml/instance.js';
 import { ChunkRecord } from './record.js';
 import type { EvtxRecord } from './record.js';
 
@@ -59,25 +60,35 @@ function locate(def: TemplateDef): Locator | null {
  */
 export function recordSystemKey(record: EvtxRecord): SystemKey | null {
   if (!(record instanceof ChunkRecord)) return null;
+  const { ctx, start, end } = record.raw();
+  // The common record straight off its bytes (no token tree); other shapes through the parsed tokens.
+  const inst = instanceAt(ctx, start, end, 0);
+  if (inst) return keyOf(ctx, inst.def, (i) => valueAt(ctx, inst, i));
   const nodes = record.tokens();
   if (nodes.length !== 1) return null;
-  const inst = nodes[0]!;
-  if (inst.kind !== 'template') return null;
-  let loc = locators.get(inst.def);
+  const top = nodes[0]!;
+  if (top.kind !== 'template') return null;
+  return keyOf(ctx, top.def, (i) => top.values[i]);
+}
+
+/** A substitution value by index (undefined: none). */
+type Values = (index: number) => ValueRef | undefined;
+
+function keyOf(ctx: BinXmlContext, def: TemplateDef, values: Values): SystemKey | null {
+  let loc = locators.get(def);
   if (loc === undefined) {
-    loc = locate(inst.def);
-    locators.set(inst.def, loc);
+    loc = locate(def);
+    locators.set(def, loc);
   }
   if (!loc) return null;
-  const { ctx } = record.raw();
-  const provider = loc.provider ? providerName(ctx, loc.provider, inst.values) : '';
+  const provider = loc.provider ? providerName(ctx, loc.provider, values) : '';
   if (provider === null) return null;
-  const eventIdText = loc.eventId ? elementText(ctx, loc.eventId, inst.values) : undefined;
+  const eventIdText = loc.eventId ? elementText(ctx, loc.eventId, values) : undefined;
   if (eventIdText === null) return null;
   return { provider, eventIdText };
 }
 
-function providerName(ctx: BinXmlContext, el: ElementNode, values: ValueRef[]): string | null {
+function providerName(ctx: BinXmlContext, el: ElementNode, values: Values): string | null {
   for (const name of ['Name', 'EventSourceName']) {
     for (const a of el.attributes) {
       if (a.name !== name) continue;
@@ -90,13 +101,13 @@ function providerName(ctx: BinXmlContext, el: ElementNode, values: ValueRef[]): 
 }
 
 /** Rendered attribute text; undefined when the attribute is dropped (absent value), null when not simple. */
-function attributeText(ctx: BinXmlContext, a: AttributeNode, values: ValueRef[]): string | undefined | null {
+function attributeText(ctx: BinXmlContext, a: AttributeNode, values: Values): string | undefined | null {
   if (a.parts.length === 0) return '';
   if (a.parts.length > 1) return null;
   const p = a.parts[0]!;
   if (p.kind === 'text') return p.text;
   if (p.kind !== 'sub') return null;
-  const ref = values[p.index];
+  const ref = values(p.index);
   if (!ref || ref.type === VT.Null) return undefined;
   return flatText(ctx, ref);
 }
@@ -112,16 +123,16 @@ function flatText(ctx: BinXmlContext, ref: ValueRef): string {
  * Text content of an element as textOf() of the rendered tree gives it; null when the element could be left
  * out or repeated, or its content holds markup or template instances.
  */
-function elementText(ctx: BinXmlContext, el: ElementNode, values: ValueRef[]): string | null {
+function elementText(ctx: BinXmlContext, el: ElementNode, values: Values): string | null {
   const kids = el.children;
   let allOptionalAbsent = kids.length > 0;
-  for (const c of kids) if (c.kind !== 'sub' || !c.optional || !isAbsent(values[c.index])) allOptionalAbsent = false;
+  for (const c of kids) if (c.kind !== 'sub' || !c.optional || !isAbsent(values(c.index))) allOptionalAbsent = false;
   if (allOptionalAbsent) return null;
   let text = '';
   for (const c of kids) {
     if (c.kind === 'text' || c.kind === 'cdata') text += c.text;
     else if (c.kind === 'sub') {
-      const ref = values[c.index];
+      const ref = values(c.index);
       if (!ref || ref.type === VT.Null || ref.size === 0) continue;
       if (ref.type & VT.ArrayFlag) return null; // a lone array repeats the element
       if ((ref.type & 0x7f) === VT.BinXml) return null;

@@ -18,7 +18,8 @@ import type { FieldValue } from '../model/event.js';
 import type { EvtxRecord } from '../evtx/index.js';
 import { ChunkRecord } from '../evtx/record.js';
 import { MAX_RECORD_NODES } from '../evtx/binxml/templates.js';
-import { MAX_NESTING, parseFragment, type AttributeNode, type BinXmlContext, type BxNode, type ElementNode, type TemplateDef, type ValueRef } from '../evtx/binxml/tokens.js';
+import { instanceAt, valuesOf } from '../evtx/binxml/instance.js';
+import { MAX_NESTING, type AttributeNode, type BinXmlContext, type BxNode, type ElementNode, type TemplateDef, type ValueRef } from '../evtx/binxml/tokens.js';
 import { decodeValue, VT, type DecodedValue } from '../evtx/binxml/values.js';
 import { addField, checkValue, flatInt, flatText, GIVE_UP, intText, SystemParts, systemResult, TextMemo } from './evtxPlanParts.js';
 import type { DirectEvent } from './evtxDirect.js';
@@ -390,16 +391,17 @@ function check(ctx: BinXmlContext, values: ValueRef[], indexes: number[]): void 
  */
 export function readWinEventPlanned(record: EvtxRecord): DirectEvent | undefined {
   if (!(record instanceof ChunkRecord)) return undefined;
-  const nodes = record.tokens();
-  if (nodes.length !== 1) return undefined;
-  const first = nodes[0]!;
-  if (first.kind !== 'template') return undefined;
-  const plan = recordPlan(first.def);
+  // The record's one template instance, read off its bytes (what record.tokens() would give, without the tree).
+  const { ctx, start, end } = record.raw();
+  const inst = instanceAt(ctx, start, end, 0);
+  if (inst === null) return undefined;
+  const plan = recordPlan(inst.def);
   if (plan === null) return undefined;
+  const values = valuesOf(ctx, inst);
   // As the walk: the record node, the template's one node, then the root's content at nesting 1.
-  const r: Run = { ctx: record.raw().ctx, budget: MAX_RECORD_NODES - 2, system: null, data: null };
-  check(r.ctx, first.values, plan.checks);
-  runContent(r, plan.content, first.values, 1);
+  const r: Run = { ctx, budget: MAX_RECORD_NODES - 2, system: null, data: null };
+  check(r.ctx, values, plan.checks);
+  runContent(r, plan.content, values, 1);
   if (r.system === null) return undefined;
   const system = systemResult(r.system, record);
   if (system === null) return undefined;
@@ -429,14 +431,13 @@ function runNested(r: Run, ref: ValueRef | undefined, nesting: number): void {
     return;
   }
   if (ref.off + ref.size > r.ctx.buf.length) throw GIVE_UP;
-  const inner = parseFragment(r.ctx, ref.off, ref.off + ref.size, false, nesting + 1);
-  if (nesting + 1 > MAX_NESTING || inner.length !== 1) throw GIVE_UP;
-  const t = inner[0]!;
-  if (t.kind !== 'template') throw GIVE_UP;
-  const plan = contentPlan(t.def);
+  // One template instance and nothing else (as parseFragment would read it at nesting + 1), else the walk's.
+  const inst = instanceAt(r.ctx, ref.off, ref.off + ref.size, nesting + 1);
+  if (inst === null || nesting + 1 > MAX_NESTING) throw GIVE_UP;
+  const plan = contentPlan(inst.def);
   if (plan === null) throw GIVE_UP;
   spend(r, 1);
-  runContent(r, plan, t.values, nesting + 2);
+  runContent(r, plan, valuesOf(r.ctx, inst), nesting + 2);
 }
 
 function runSystem(ctx: BinXmlContext, plan: SystemPlan, values: ValueRef[]): SystemParts {
