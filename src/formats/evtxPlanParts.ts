@@ -7,7 +7,7 @@ import type { EventSystem, FieldValue, Scalar } from '../model/event.js';
 import type { EvtxRecord } from '../evtx/index.js';
 import { decodeFlat } from '../evtx/binxml/templates.js';
 import type { BinXmlContext, ValueRef } from '../evtx/binxml/tokens.js';
-import { filetimeToIso, fixedSize, formatGuid, formatSid, hex64, utf16, VT } from '../evtx/binxml/values.js';
+import { fixedSize, formatFiletime, formatGuid, formatSid, hex64, utf16, VT } from '../evtx/binxml/values.js';
 
 /** Thrown when a record is not covered (or damaged); the direct readers catch it and give up. */
 export class GiveUp extends Error {}
@@ -46,7 +46,7 @@ export function flatText(ctx: BinXmlContext, ref: ValueRef): string {
     case VT.HexInt64:
       return size >= 8 ? hex64(ctx.view, off) : flat(ctx, ref);
     case VT.FileTime:
-      return size >= 8 ? filetimeText(ctx.view, off) : flat(ctx, ref);
+      return size >= 8 ? formatFiletime(ctx.view, off) : flat(ctx, ref);
     case VT.Guid:
       return size >= 16 ? formatGuid(buf, ctx.view, off) : flat(ctx, ref);
     case VT.Sid:
@@ -92,42 +92,6 @@ export class TextMemo {
     this.last = t;
     return t;
   }
-}
-
-/** The date part (`YYYY-MM-DDT`) of the last FILETIME rendered, and its day: records of a log share days. */
-let lastDays = NaN;
-let lastDate = '';
-
-/**
- * formatFiletime (values.ts filetimeToIso) with the date part reused while the day is the same: the same
- * arithmetic, so the same text; a new day is rendered by filetimeToIso itself.
- */
-export function filetimeText(view: DataView, off: number): string {
-  const hi = view.getUint32(off + 4, true);
-  const lo = view.getUint32(off, true);
-  const low = hi * 7296 + lo;
-  const msSince1601 = hi * 429496 + Math.floor(low / 10000);
-  const sub = low % 10000;
-  const unixMs = msSince1601 - 11644473600000;
-  const days = Math.floor(unixMs / 86400000);
-  if (days !== lastDays) {
-    const iso = filetimeToIso(hi, lo);
-    lastDays = days;
-    lastDate = iso.slice(0, iso.indexOf('T') + 1);
-    return iso;
-  }
-  let rest = unixMs - days * 86400000;
-  const hour = Math.floor(rest / 3600000);
-  rest -= hour * 3600000;
-  const minute = Math.floor(rest / 60000);
-  rest -= minute * 60000;
-  const second = Math.floor(rest / 1000);
-  const millis = rest - second * 1000;
-  return `${lastDate}${pad2(hour)}:${pad2(minute)}:${pad2(second)}.${String(millis * 10000 + sub).padStart(7, '0')}Z`;
-}
-
-function pad2(n: number): string {
-  return n < 10 ? '0' + n : String(n);
 }
 
 /**

@@ -326,10 +326,17 @@ export function civilFromDays(days: number, out: Int32Array): void {
 
 const civilScratch = new Int32Array(3);
 
+/** The last day rendered and its text: the records of a log share days, so most timestamps reuse it. */
+let lastDays = NaN;
+let lastDate = '';
+
 /** Days since 1970-01-01 → `YYYY-MM-DD`. */
 function civilDate(days: number): string {
+  if (days === lastDays) return lastDate;
   civilFromDays(days, civilScratch);
-  return `${String(civilScratch[0]).padStart(4, '0')}-${pad2(civilScratch[1]!)}-${pad2(civilScratch[2]!)}`;
+  lastDate = `${String(civilScratch[0]).padStart(4, '0')}-${pad2(civilScratch[1]!)}-${pad2(civilScratch[2]!)}`;
+  lastDays = days;
+  return lastDate;
 }
 
 /** SYSTEMTIME (eight u16: year, month, weekday, day, hour, minute, second, milliseconds) → ISO with 7 digits. */
