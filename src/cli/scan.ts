@@ -153,7 +153,7 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   // Correlation also reads process, network, DNS and file events, so by default those are kept too;
   // --fast drops them as well, --no-prefilter decodes everything.
   const prefilterLiterals = options.prefilter ? pipeline.engine.prefilterLiterals() : null;
-  const keepEvents = options.fast ? null : CONTEXT_EVENTS.map((k) => ({ provider: k.provider, eventIds: [...k.eventIds] }));
+  const keepEvents = options.fast ? null : CONTEXT_EVENTS.map((k) => ({ provider: k.provider, eventIds: [...k.eventIds], fields: k.fields }));
   const raised: Alert[] = [];
   for (const input of inputs) {
     stats.files++;

@@ -9,12 +9,29 @@ import { SECURITY_PROVIDER, SYSMON_PROVIDER } from '../model/event.js';
 export type Activity = 'start' | 'end' | 'network' | 'dns' | 'file' | 'other';
 
 /**
- * Every event correlation reads (the cases of activityOf below). A source that skips events for speed must
- * keep these, or process trees, lifetimes and evidence would lose them.
+ * Every event correlation reads (the cases of activityOf below), and the data fields it reads from them. A
+ * source that skips events for speed must keep these, or process trees, lifetimes and evidence would lose them;
+ * it may leave other fields out of events kept only for correlation.
  */
-export const CONTEXT_EVENTS: readonly { provider: string; eventIds: number[] }[] = [
-  { provider: SYSMON_PROVIDER, eventIds: [1, 3, 5, 11, 22] },
-  { provider: SECURITY_PROVIDER, eventIds: [4688, 4689] },
+export const CONTEXT_EVENTS: readonly { provider: string; eventIds: number[]; fields: readonly string[] }[] = [
+  {
+    provider: SYSMON_PROVIDER,
+    eventIds: [1, 3, 5, 11, 22],
+    // processFacts, the evidence keys and evidenceDetail (processIndex.ts); a test checks nothing else is read.
+    fields: [
+      'ProcessId', 'ProcessGuid', 'ParentProcessId', 'ParentProcessGuid', 'Image', 'CommandLine', 'OriginalFileName', 'User',
+      'ParentImage', 'ParentCommandLine', 'DestinationIp', 'DestinationHostname', 'DestinationPort', 'Protocol', 'Initiated',
+      'SourceIp', 'QueryName', 'QueryResults', 'QueryStatus', 'TargetFilename',
+    ],
+  },
+  {
+    provider: SECURITY_PROVIDER,
+    eventIds: [4688, 4689],
+    fields: [
+      'NewProcessId', 'ProcessId', 'NewProcessName', 'CommandLine', 'TargetDomainName', 'TargetUserName', 'SubjectDomainName',
+      'SubjectUserName', 'ParentProcessName', 'ProcessName', 'Status',
+    ],
+  },
 ];
 
 export function activityOf(ev: WinEvent): Activity {

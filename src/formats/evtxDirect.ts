@@ -392,12 +392,13 @@ class RootLevel implements Level {
  * The record's WinEvent parts read without the element tree, or null when not covered or damaged (render the
  * tree then: it gives the same event, or the error).
  */
-export function readWinEventDirect(record: EvtxRecord): DirectEvent | null {
+export function readWinEventDirect(record: EvtxRecord, fields: ReadonlySet<string> | null = null): DirectEvent | null {
   if (!(record instanceof ChunkRecord)) return null;
   // The compiled plan of the record's template (evtxPlan.ts) when it covers the record; else, and on anything
   // it meets that is unusual or damaged, the walk below, which decides (and gives up where the tree fails).
+  // `fields`: the plan leaves other EventData fields out; the walk reads them all.
   try {
-    const planned = readWinEventPlanned(record);
+    const planned = readWinEventPlanned(record, fields);
     if (planned !== undefined) return planned;
   } catch {
     // fall through to the walk

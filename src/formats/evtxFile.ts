@@ -75,30 +75,39 @@ function recordFilter(literalList: readonly string[] | null | undefined, keepEve
   return { literals, keep: keepEvents && keepEvents.length > 0 ? new KeptEvents(keepEvents) : null };
 }
 
-/** Provider (case-insensitive) and EventID pairs kept by the prefilter. */
+/**
+ * Provider (case-insensitive) and EventID pairs kept by the prefilter, each with the data fields read from it
+ * when it holds no literal (null: every field).
+ */
 class KeptEvents {
-  private readonly byLowerProvider = new Map<string, Set<number>>();
+  private readonly byLowerProvider = new Map<string, Map<number, ReadonlySet<string> | null>>();
   /** Providers are few and repeat on every record: each spelling is lower-cased and looked up once. */
-  private readonly bySpelling = new Map<string, Set<number> | null>();
+  private readonly bySpelling = new Map<string, Map<number, ReadonlySet<string> | null> | null>();
 
   constructor(keepEvents: readonly KeepEvent[]) {
     for (const k of keepEvents) {
       const key = k.provider.toLowerCase();
-      const ids = this.byLowerProvider.get(key) ?? new Set<number>();
-      for (const id of k.eventIds) ids.add(id);
+      const ids = this.byLowerProvider.get(key) ?? new Map<number, ReadonlySet<string> | null>();
+      const fields = k.fields ? new Set(k.fields) : null;
+      for (const id of k.eventIds) {
+        // Two entries for one event: the union of their fields (any entry without a list: every field).
+        const prev = ids.get(id);
+        ids.set(id, prev === undefined ? fields : prev === null || fields === null ? null : new Set([...prev, ...fields]));
+      }
       this.byLowerProvider.set(key, ids);
     }
   }
 
-  has(provider: string, eventId: number | undefined): boolean {
-    if (eventId === undefined) return false;
+  /** undefined: not kept; null: kept, every field; a set: kept, and these fields are enough without a literal. */
+  fieldsOf(provider: string, eventId: number | undefined): ReadonlySet<string> | null | undefined {
+    if (eventId === undefined) return undefined;
     let ids = this.bySpelling.get(provider);
     if (ids === undefined) {
       ids = this.byLowerProvider.get(provider.toLowerCase()) ?? null;
       if (this.bySpelling.size >= 1024) this.bySpelling.clear(); // bounded, whatever a damaged file holds
       this.bySpelling.set(provider, ids);
     }
-    return ids !== null && ids.has(eventId);
+    return ids === null ? undefined : ids.get(eventId);
   }
 }
 
@@ -132,20 +141,23 @@ function decodeRecord(record: EvtxRecord, path: string, index: number, filter: R
   const origin: EventOrigin = { file: path, chunk: record.chunkIndex, offset: record.offset, dialect: 'evtx', index };
   try {
     if (filter) {
-      let kept = false;
+      let kept: ReadonlySet<string> | null | undefined;
       if (filter.keep) {
         const key = recordSystemKey(record);
         if (key === null) {
           // The header cannot be read without rendering: render, and decide on the event itself.
-          const event = toWinEvent(record, origin, proof);
-          if (filter.keep.has(event.system.provider, event.system.eventId) || recordMayContain(record, filter.literals)) return { event };
+          const event = toWinEvent(record, origin, proof, null);
+          if (filter.keep.fieldsOf(event.system.provider, event.system.eventId) !== undefined || recordMayContain(record, filter.literals)) return { event };
           return null;
         }
-        kept = filter.keep.has(key.provider, intText(key.eventIdText));
+        kept = filter.keep.fieldsOf(key.provider, intText(key.eventIdText));
       }
-      if (!kept && !recordMayContain(record, filter.literals)) return null;
+      if (kept === undefined && !recordMayContain(record, filter.literals)) return null;
+      // Kept for its provider/EventID with a field list, and no literal in it (no rule can match it): only
+      // the listed fields are decoded (lazy value decoding).
+      if (kept && !recordMayContain(record, filter.literals)) return { event: toWinEvent(record, origin, proof, kept) };
     }
-    return { event: toWinEvent(record, origin, proof) };
+    return { event: toWinEvent(record, origin, proof, null) };
   } catch (err) {
     return { error: { file: path, chunk: record.chunkIndex, offset: record.offset, recordId: record.recordId, index, reason: err instanceof Error ? err.message : String(err) } };
   }
@@ -153,12 +165,13 @@ function decodeRecord(record: EvtxRecord, path: string, index: number, filter: R
 
 /**
  * The record's WinEvent: read straight from its template and values (evtxDirect.ts) when that covers it, else
- * from the rendered tree. `proof` is null for the tree path only.
+ * from the rendered tree. `proof` is null for the tree path only. `fields`: the data fields wanted (the others
+ * may be left out); null: all.
  */
-function toWinEvent(record: EvtxRecord, origin: EventOrigin, proof: Proof | null): WinEvent {
+function toWinEvent(record: EvtxRecord, origin: EventOrigin, proof: Proof | null, fields: ReadonlySet<string> | null): WinEvent {
   if (proof) {
     const taken = proof.take(record);
-    const direct = taken === undefined ? readWinEventDirect(record) : taken;
+    const direct = taken === undefined ? readWinEventDirect(record, fields) : taken;
     if (direct) return { system: direct.system, data: direct.data, origin };
   }
   return recordToWinEvent(record, record.root(), origin);

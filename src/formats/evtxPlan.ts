@@ -366,6 +366,8 @@ interface Run {
   budget: number;
   system: SystemParts | null;
   data: Record<string, FieldValue> | null;
+  /** The data fields wanted; null: all. */
+  fields: ReadonlySet<string> | null;
 }
 
 function spend(r: Run, n: number): void {
@@ -389,7 +391,7 @@ function check(ctx: BinXmlContext, values: ValueRef[], indexes: number[]): void 
  * The record's event by its template's plan; undefined when not covered (the walk then decides). Throws on
  * damage the plan meets (the caller treats that as undefined too: the walk meets it as well).
  */
-export function readWinEventPlanned(record: EvtxRecord): DirectEvent | undefined {
+export function readWinEventPlanned(record: EvtxRecord, fields: ReadonlySet<string> | null = null): DirectEvent | undefined {
   if (!(record instanceof ChunkRecord)) return undefined;
   // The record's one template instance, read off its bytes (what record.tokens() would give, without the tree).
   const { ctx, start, end } = record.raw();
@@ -399,7 +401,7 @@ export function readWinEventPlanned(record: EvtxRecord): DirectEvent | undefined
   if (plan === null) return undefined;
   const values = valuesOf(ctx, inst);
   // As the walk: the record node, the template's one node, then the root's content at nesting 1.
-  const r: Run = { ctx, budget: MAX_RECORD_NODES - 2, system: null, data: null };
+  const r: Run = { ctx, budget: MAX_RECORD_NODES - 2, system: null, data: null, fields };
   check(r.ctx, values, plan.checks);
   runContent(r, plan.content, values, 1);
   if (r.system === null) return undefined;
@@ -502,6 +504,10 @@ function runData(r: Run, plan: DataPlan, values: ValueRef[]): Record<string, Fie
   const data: Record<string, FieldValue> = {};
   let unnamed: string[] | null = null;
   for (const item of plan.items) {
+    if (r.fields !== null && item.key !== undefined && !r.fields.has(item.key)) {
+      skipItem(r, item, values);
+      continue;
+    }
     const t = itemText(r, item, values);
     if (t === undefined) continue;
     if (typeof t === 'string') {
@@ -516,6 +522,19 @@ function runData(r: Run, plan: DataPlan, values: ValueRef[]): Record<string, Fie
   }
   if (unnamed) data.Data = unnamed;
   return data;
+}
+
+/**
+ * A field the caller does not want (lazy value decoding): not decoded, only checked as decoding would check it,
+ * so the plan still gives up exactly where it would have (damage, markup, the node budget of an array).
+ */
+function skipItem(r: Run, item: DataItem, values: ValueRef[]): void {
+  if (item.literal !== null) return;
+  const ref = values[item.index];
+  if (!present(ref)) return;
+  if ((ref.type & 0x7f) === VT.BinXml) throw GIVE_UP;
+  if (ref.type & VT.ArrayFlag) arrayTexts(r, ref);
+  else checkValue(r.ctx, ref);
 }
 
 function itemText(r: Run, item: DataItem, values: ValueRef[]): string | string[] | undefined {

@@ -52,6 +52,12 @@ export interface DecodeOptions {
 export interface KeepEvent {
   provider: string;
   eventIds: number[];
+  /**
+   * The EventData fields the consumer reads from such an event when it holds none of the literals (so no rule
+   * can match it, and it is kept only for these). A decoder may then leave the other fields out — lazy value
+   * decoding; EVTX records read by a compiled template plan do. Omitted: every field.
+   */
+  fields?: readonly string[];
 }
 
 /** Largest single document (JSON document/line or XML event) we hold in memory; bigger ones are skipped with an error. */

@@ -16,6 +16,7 @@ import { decodeFile, type KeepEvent } from '../../src/formats/index.js';
 import { dumpEvtx } from '../../src/cli/dump.js';
 import type { WinEvent } from '../../src/model/event.js';
 import { allCorpusEvtxFiles, EVTX_CORPUS, requireCorpus } from './support/corpus.js';
+import { CONTEXT_EVENTS } from '../../src/correlate/index.js';
 
 requireCorpus();
 
@@ -81,6 +82,35 @@ for (const literals of [['certreq', 'win.ini'], ['powershell'], ['zq-no-such-lit
     assert.ok(kept > 0);
   });
 }
+
+test('lazy value decoding: events kept only for correlation carry their listed fields exactly, others as decoded in full', async () => {
+  const literals = ['certreq', 'win.ini'];
+  const withFields: KeepEvent[] = CONTEXT_EVENTS.map((k) => ({ provider: k.provider, eventIds: [...k.eventIds], fields: k.fields }));
+  let projected = 0;
+  let whole = 0;
+  for (const file of files) {
+    const full = await events(file, {});
+    const lazy = await events(file, { prefilterLiterals: literals, keepEvents: withFields });
+    const plain = await events(file, { prefilterLiterals: literals, keepEvents: CONTEXT });
+    assert.deepEqual([...lazy.keys()], [...plain.keys()], `${file}: the same events are kept`);
+    for (const [key, got] of lazy) {
+      const e = full.get(key)!;
+      assert.deepEqual(got.system, e.system, `${file} ${key}: System`);
+      const holdsLiteral = valuesOf(e).some((v) => literals.some((l) => v.includes(l)));
+      const wanted = withFields.find((k) => k.provider === e.system.provider && k.eventIds.includes(e.system.eventId))?.fields;
+      if (holdsLiteral || !wanted) {
+        assert.deepEqual(got, e, `${file} ${key}: an event that may match is decoded in full`);
+        continue;
+      }
+      for (const f of wanted) assert.deepEqual(got.data[f], e.data[f], `${file} ${key}: field ${f}`);
+      for (const f of Object.keys(got.data)) assert.deepEqual(got.data[f], e.data[f], `${file} ${key}: field ${f}`);
+      if (Object.keys(got.data).length < Object.keys(e.data).length) projected++;
+      else whole++;
+    }
+  }
+  // Most are read by the compiled plans, which leave fields out; the rest (the walk) are whole.
+  assert.ok(projected > 1000 && projected > whole, `fields left out of ${projected} events (${whole} whole)`);
+});
 
 test('keepEvents matches the provider case-insensitively; without literals nothing is skipped', async () => {
   const file = join(EVTX_CORPUS, 'evtx-crate', 'sysmon.evtx');
