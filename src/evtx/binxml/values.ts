@@ -286,12 +286,17 @@ export function formatFiletime(view: DataView, off: number): string {
   return filetimeToIso(view.getUint32(off + 4, true), view.getUint32(off, true));
 }
 
-export function filetimeToIso(hi: number, lo: number): string {
+/** Indexes of filetimeFields' output. */
+export const FT = { Days: 0, Hour: 1, Minute: 2, Second: 3, Fraction: 4 } as const;
+
+/**
+ * FILETIME halves → days since 1970-01-01, hour, minute, second and the 7-digit fraction of the second (100 ns
+ * ticks), into `out` (allocation-free: every renderer of timestamps goes through here).
+ */
+export function filetimeFields(hi: number, lo: number, out: Int32Array): void {
   // ticks = hi * 2^32 + lo, and 2^32 = 429496 * 10000 + 7296
   const low = hi * 7296 + lo;
-  const msSince1601 = hi * 429496 + Math.floor(low / 10000);
-  const sub = low % 10000;
-  const unixMs = msSince1601 - FILETIME_UNIX_EPOCH_MS;
+  const unixMs = hi * 429496 + Math.floor(low / 10000) - FILETIME_UNIX_EPOCH_MS;
   const days = Math.floor(unixMs / 86400000);
   let rest = unixMs - days * 86400000;
   const hour = Math.floor(rest / 3600000);
@@ -299,8 +304,18 @@ export function filetimeToIso(hi: number, lo: number): string {
   const minute = Math.floor(rest / 60000);
   rest -= minute * 60000;
   const second = Math.floor(rest / 1000);
-  const millis = rest - second * 1000;
-  return `${civilDate(days)}T${pad2(hour)}:${pad2(minute)}:${pad2(second)}.${String(millis * 10000 + sub).padStart(7, '0')}Z`;
+  out[FT.Days] = days;
+  out[FT.Hour] = hour;
+  out[FT.Minute] = minute;
+  out[FT.Second] = second;
+  out[FT.Fraction] = (rest - second * 1000) * 10000 + (low % 10000);
+}
+
+const fields = new Int32Array(5);
+
+export function filetimeToIso(hi: number, lo: number): string {
+  filetimeFields(hi, lo, fields);
+  return `${civilDate(fields[FT.Days]!)}T${pad2(fields[FT.Hour]!)}:${pad2(fields[FT.Minute]!)}:${pad2(fields[FT.Second]!)}.${String(fields[FT.Fraction]).padStart(7, '0')}Z`;
 }
 
 function pad2(n: number): string {

@@ -13,10 +13,11 @@
 import { fail } from '../bytes.js';
 import { MAX_RECORD_NODES } from '../binxml/templates.js';
 import { MAX_NESTING, parseFragment, type BinXmlContext, type BxNode, type ElementNode, type SubstitutionNode, type TextNode, type ValueRef } from '../binxml/tokens.js';
-import { civilFromDays, decodeValue, formatFiletime, formatSid, hex64, utf16, VT, type DecodedValue } from '../binxml/values.js';
+import { civilFromDays, decodeValue, filetimeFields, formatFiletime, FT, formatSid, hex64, utf16, VT, type DecodedValue } from '../binxml/values.js';
 
 /** Scratch for civilFromDays on the timestamp hot path. */
 const civil = new Int32Array(3);
+const time = new Int32Array(5);
 import type { ChunkRecord } from '../record.js';
 import { quoteKey, scalarString } from './json.js';
 
@@ -469,15 +470,8 @@ function writeGuid(out: ByteSink, buf: Buffer, off: number): void {
  * outside 1000-9999 through formatFiletime).
  */
 function writeFiletime(out: ByteSink, view: DataView, off: number): void {
-  const hi = view.getUint32(off + 4, true);
-  const lo = view.getUint32(off, true);
-  // ticks = hi * 2^32 + lo, and 2^32 = 429496 * 10000 + 7296 (see filetimeToIso)
-  const low = hi * 7296 + lo;
-  const unixMs = hi * 429496 + Math.floor(low / 10000) - 11644473600000;
-  const sub = low % 10000;
-  const days = Math.floor(unixMs / 86400000);
-  let rest = unixMs - days * 86400000;
-  civilFromDays(days, civil);
+  filetimeFields(view.getUint32(off + 4, true), view.getUint32(off, true), time);
+  civilFromDays(time[FT.Days]!, civil);
   const year = civil[0]!;
   const month = civil[1]!;
   const day = civil[2]!;
@@ -485,12 +479,10 @@ function writeFiletime(out: ByteSink, view: DataView, off: number): void {
     out.quotedAscii(formatFiletime(view, off));
     return;
   }
-  const hour = Math.floor(rest / 3600000);
-  rest -= hour * 3600000;
-  const minute = Math.floor(rest / 60000);
-  rest -= minute * 60000;
-  const second = Math.floor(rest / 1000);
-  const frac = (rest - second * 1000) * 10000 + sub;
+  const hour = time[FT.Hour]!;
+  const minute = time[FT.Minute]!;
+  const second = time[FT.Second]!;
+  const frac = time[FT.Fraction]!;
   out.ensure(30);
   const d = out.buf;
   let p = out.pos;
