@@ -9,10 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { runCli, jsonLines, type Doc } from '../helpers/cli.js';
-import { CORPUS } from '../helpers/paths.js';
+import { CORPUS, REPO_ROOT } from '../helpers/paths.js';
+import { needs } from '../helpers/requirements.js';
 
 const FORMATS = join(CORPUS, 'formats');
 const SYNTHETIC = join(CORPUS, 'evtx', 'synthetic');
+/** A Security 4688 log in the repository whose one certreq event alerts: the default tier's input. */
+const SAMPLES = join(REPO_ROOT, 'samples');
+const SECURITY_SAMPLE = join(SAMPLES, 'security-ws03.xml');
 
 
 /** The rule's criteria, computed independently of the engine. */
@@ -22,7 +26,7 @@ function ruleSelects(originalFileName: string | undefined, commandLine: string |
   return ofn.includes('certreq') || ['post', 'config', 'http', 'win.ini'].every((w) => cmd.includes(w));
 }
 
-test('every certreq example of every dialect raises the built-in alert with the same process fields', async () => {
+test('every certreq example of every dialect raises the built-in alert with the same process fields', needs('corpus'), async () => {
   const inputs = readdirSync(FORMATS).filter((f) => /\.(json|xml|log)$/.test(f));
   const certreqDocs: Doc[] = [];
   for (const f of inputs) {
@@ -47,7 +51,7 @@ test('every certreq example of every dialect raises the built-in alert with the 
   assert.ok(certreqDocs.length >= 3, `expected an alert from each certreq creation example, got ${certreqDocs.length}`);
 });
 
-test('the synthetic EVTX files alert on exactly the records the criteria select', async () => {
+test('the synthetic EVTX files alert on exactly the records the criteria select', needs('corpus'), async () => {
   const expected = JSON.parse(readFileSync(join(SYNTHETIC, 'EXPECTED.json'), 'utf8')) as Record<string, unknown>;
   for (const [file, records] of Object.entries(expected)) {
     if (!Array.isArray(records)) continue;
@@ -64,8 +68,8 @@ test('the synthetic EVTX files alert on exactly the records the criteria select'
 
 test('a malformed line is reported as file:line and the rest of the file is still scanned', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
-  const good = readFileSync(join(FORMATS, 'security4688_ecs_winlogbeat_raw.json'), 'utf8');
-  const line = JSON.stringify(JSON.parse(good));
+  const line = readFileSync(join(SAMPLES, 'winlogbeat-ws02.ndjson'), 'utf8').split('\n').find((l) => l.includes('"record_id": "8802"'))!;
+  assert.ok(line, 'the Winlogbeat sample has its certreq event (record 8802)');
   const file = join(dir, 'mixed.ndjson');
   writeFileSync(file, `${line}\n{"broken": \n${line.replace(/"record_id":\s*"?\d+"?/, '"record_id": "999999"')}\n`);
   const r = await runCli(['scan', file, '--format', 'jsonl']);
@@ -79,7 +83,7 @@ test('a malformed line is reported as file:line and the rest of the file is stil
 
 test('gzip input, stdin, and --fail-on-alert exit code', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
-  const xml = readFileSync(join(FORMATS, 'sysmon1_event_wevtutil.xml'));
+  const xml = readFileSync(SECURITY_SAMPLE);
   const gz = join(dir, 'events.xml.gz');
   writeFileSync(gz, gzipSync(xml));
   const fromGz = await runCli(['scan', gz, '--format', 'jsonl', '--quiet', '--fail-on-alert']);
@@ -92,7 +96,7 @@ test('gzip input, stdin, and --fail-on-alert exit code', async () => {
 
 test('an unreadable input exits 2 and names the path; other inputs are still scanned', async () => {
   const missing = join(tmpdir(), 'procwatch-does-not-exist.evtx');
-  const r = await runCli(['scan', missing, join(FORMATS, 'sysmon1_event_wevtutil.xml'), '--format', 'jsonl']);
+  const r = await runCli(['scan', missing, SECURITY_SAMPLE, '--format', 'jsonl']);
   assert.equal(r.code, 2);
   assert.ok(r.stderr.includes(missing), r.stderr);
   assert.equal(jsonLines(r.stdout).length, 1);
@@ -110,7 +114,7 @@ test('a binary file is named and skipped with a reason', async () => {
 
 test('table output shows the alert and neutralises terminal control characters from command lines', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
-  const xml = readFileSync(join(FORMATS, 'sysmon1_event_wevtutil.xml'), 'utf8').replace(/(<Data Name=.CommandLine.>)/, '$1&#x1b;[31mRED&#x1b;[0m ');
+  const xml = readFileSync(SECURITY_SAMPLE, 'utf8').replace(/(<Data Name=.CommandLine.>)/g, '$1&#x1b;[31mRED&#x1b;[0m ');
   const file = join(dir, 'evil.xml');
   writeFileSync(file, xml);
   const r = await runCli(['scan', file, '--format', 'table', '--quiet']);
@@ -122,7 +126,7 @@ test('table output shows the alert and neutralises terminal control characters f
 
 test('CSV output quotes fields and defuses spreadsheet formulas', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-scan-'));
-  const xml = readFileSync(join(FORMATS, 'sysmon1_event_wevtutil.xml'), 'utf8').replace(/(<Data Name=.CommandLine.>)/, '$1=HYPERLINK("http://x"), ');
+  const xml = readFileSync(SECURITY_SAMPLE, 'utf8').replace(/(<Data Name=.CommandLine.>)/g, '$1=HYPERLINK("http://x"), ');
   const file = join(dir, 'formula.xml');
   writeFileSync(file, xml);
   const r = await runCli(['scan', file, '--format', 'csv', '--quiet']);
@@ -132,7 +136,7 @@ test('CSV output quotes fields and defuses spreadsheet formulas', async () => {
   assert.match(row!, /"'=HYPERLINK\(""http:\/\/x""\), /);
 });
 
-test('the default prefilter changes nothing; --fast raises the same alerts', async () => {
+test('the default prefilter changes nothing; --fast raises the same alerts', needs('corpus'), async () => {
   const targets = ['samples', join(CORPUS, 'evtx', 'synthetic'), join(CORPUS, 'evtx', 'attack', 'sb_tutto_malseclogon.evtx'), join(CORPUS, 'evtx', 'evtx-crate', 'sysmon.evtx')];
   // The built-in rules have a literal set (certreq, win.ini), so the prefilter is active; large Sigma sets may have none.
   const run = (...extra: string[]) => runCli(['scan', ...targets, '--format', 'jsonl', '--quiet', ...extra]);
@@ -165,7 +169,7 @@ test('incident grouping and the OCSF and timeline formats', async () => {
   assert.ok(timeline.split('\r\n').length > ocsf.length, 'the timeline has a row per related event, not only per alert');
 });
 
-test('rule filters: --min-level, --tags and --rule-status select which Sigma rules run', async () => {
+test('rule filters: --min-level, --tags and --rule-status select which Sigma rules run', needs('corpus'), async () => {
   const rules = join(CORPUS, 'sigma', 'rules', 'windows', 'process_creation');
   const run = async (...extra: string[]) => {
     const r = await runCli(['scan', 'samples', '--format', 'jsonl', '--quiet', '--no-builtin', '-r', rules, ...extra]);

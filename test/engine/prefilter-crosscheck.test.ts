@@ -2,18 +2,19 @@
  * The shared literal prefilter never changes results: SigmaHQ's whole rules/windows set gives the same
  * detections with and without it, over the EVTX corpus and over a generated realistic stream.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadRules } from '../../src/rules/index.js';
 import { compileEngine, type Engine } from '../../src/engine/index.js';
 import { decodeFile } from '../../src/formats/index.js';
 import type { WinEvent } from '../../src/model/event.js';
 import { generate } from '../../bench/sigma.bench.js';
+import { CORPUS } from '../helpers/paths.js';
 
-const corpus = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url));
+const corpus = CORPUS;
 const { rules } = await loadRules({ paths: [join(corpus, 'sigma', 'rules', 'windows')] });
 const fast = compileEngine(rules);
 const plain = compileEngine(rules, { prefilter: false });

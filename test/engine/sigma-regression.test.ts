@@ -3,18 +3,19 @@
  * `.json` twin and over its `.evtx` (both decoded by src/formats) gives exactly `match_count` detections
  * (at least one where absent). The one Cisco case is outside Windows scope and is the only one skipped.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadRules, type LoadedRule } from '../../src/rules/index.js';
 import { compileEngine } from '../../src/engine/index.js';
 import { decodeFile } from '../../src/formats/index.js';
 import { formatDecodeError } from '../../src/model/event.js';
+import { CORPUS } from '../helpers/paths.js';
 
-const sigma = fileURLToPath(new URL('../../../shared/corpus/sigma/', import.meta.url));
+const sigma = join(CORPUS, 'sigma');
 
 /**
  * Cases whose info.yml declares fewer matches than its own events contain; SigmaHQ corrected these upstream

@@ -6,6 +6,7 @@
  * The crate stops a chunk at the first damaged record; we go on at the next record signature (as the issue asks
  * and as libevtx's recovery mode does), so records found that way are marked `recovered` and counted apart.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join, relative } from 'node:path';

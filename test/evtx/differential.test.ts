@@ -7,6 +7,7 @@
  *
  * Set EVTX_FAILURES_OUT=/path to also append every mismatch there as JSON lines (for the failure list).
  */
+// @requires corpus evtxexport
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';

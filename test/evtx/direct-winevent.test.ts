@@ -6,6 +6,7 @@
  * keepEvents, worker threads); per record, whenever the direct reading answers the tree renders without error
  * and gives the same System and data; and it answers for nearly every record (it is the path actually taken).
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEvtxBuffer, parseEvtxFile } from '../../src/evtx/index.js';

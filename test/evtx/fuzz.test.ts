@@ -6,6 +6,7 @@
  * watchdog and named), heap growth stays bounded and the number of items is plausible for the input size.
  * Longer runs: scripts/fuzz-evtx.ts (npm run fuzz:evtx -- --cases N --seed S).
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fuzzSeedFiles, requireCorpus } from './support/corpus.js';

@@ -5,6 +5,7 @@
  * exactly as the full decode does. recordSystemKey (the cheap header read behind it) is checked against
  * the rendered tree on every record.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';

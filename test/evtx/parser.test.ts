@@ -2,6 +2,7 @@
  * Focused tests of the EVTX parser on real corpus files: counts, the fields of a known record, the
  * evtx_dump JSON shape, damaged files, the WinEvent adapter and the soundness of the literal prefilter.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

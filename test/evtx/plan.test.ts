@@ -5,6 +5,7 @@
  * taken for the usual records (Sysmon, Security EventData). Damaged mutants: a plan never answers where the tree
  * fails.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEvtxBuffer, parseEvtxFile, type EvtxRecord } from '../../src/evtx/index.js';

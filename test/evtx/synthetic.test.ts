@@ -4,6 +4,7 @@
  * image, OriginalFileName and command line — both as parsed XML and through the WinEvent decoder that
  * `scan` uses.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

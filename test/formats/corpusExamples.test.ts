@@ -2,6 +2,7 @@
  * Every input example in ../shared/corpus/formats/ (not outputs/) decodes to the right fields, field by field:
  * the System header, original EventData names, and the ECS-like process view.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

@@ -4,6 +4,7 @@
  * they were dumped from has records (read here from the EVTX chunk headers, independently of any EVTX parser;
  * exported EVTX files renumber the record headers, so ids are not compared).
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSync, readSync, closeSync, fstatSync, readFileSync, readdirSync, statSync } from 'node:fs';

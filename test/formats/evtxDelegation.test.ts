@@ -3,6 +3,7 @@
  * spool for streams and .gz. The EVTX reading and the python-evtx JSON export of the same records give the same
  * process view (an end-to-end check across two decoders).
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,12 +1,12 @@
 /** Shared test helpers for the decoders: run a decoder over in-memory input and split events from errors. */
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { CORPUS } from '../helpers/paths.js';
 import type { DecodeError, DecodeItem, WinEvent } from '../../src/model/event.js';
 import { decodeFile, decodeStream, type DecodeOptions } from '../../src/formats/index.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-export const corpus = resolve(repoRoot, '../shared/corpus');
+export const corpus = CORPUS;
 
 export interface Decoded {
   events: WinEvent[];

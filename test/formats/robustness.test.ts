@@ -2,6 +2,7 @@
  * Damaged input never throws and never stops the decoder: seeded random corruption (byte flips, cuts, inserted
  * junk, duplicated slices) of every corpus example and sample yields only events and located errors.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -8,6 +8,7 @@ import { SqliteStore } from '../../src/store/index.js';
 import { ActionRunner, parseWorkflows, planActions, type Workflow } from '../../src/respond/index.js';
 import { ConfigError } from '../../src/respond/config.js';
 import { receiver } from '../server/support/http.js';
+import { needs } from '../helpers/requirements.js';
 
 const NODE = process.execPath;
 
@@ -327,7 +328,7 @@ test('stop_process via an EDR API: the configured call is made with the host and
   }
 });
 
-test('TheHive 5 body has the fields of a real POST /api/v1/alert body (shared corpus example)', async () => {
+test('TheHive 5 body has the fields of a real POST /api/v1/alert body (shared corpus example)', needs('corpus'), async () => {
   const { CORPUS } = await import('../helpers/paths.js');
   const example = JSON.parse(readFileSync(join(CORPUS, 'formats', 'outputs', 'thehive5_alert_post.json'), 'utf8')) as Record<string, unknown>;
   const workflows = parseWorkflows([{ name: 'hive', type: 'webhook', url: 'http://127.0.0.1:9/api/v1/alert', format: 'thehive5' }]);

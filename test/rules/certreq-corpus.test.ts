@@ -3,14 +3,17 @@
  * The built-in rule must fire exactly when the published criteria hold; the expectation is computed here,
  * independently of the engine (the file's `label` column is the Sigma view, not ours).
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CORPUS } from '../helpers/paths.js';
 import { loadRules } from '../../src/rules/index.js';
 import { compileEngine } from '../../src/engine/index.js';
 import { security4688, sysmon1 } from '../engine/support/events.js';
 
-const corpus = new URL('../../../shared/corpus/certreq/commands.tsv', import.meta.url);
+const corpus = join(CORPUS, 'certreq', 'commands.tsv');
 const [header, ...lines] = readFileSync(corpus, 'utf8').split(/\r?\n/).filter((l) => l !== '');
 const columns = header!.split('\t');
 const rows = lines.map((line, i) => {

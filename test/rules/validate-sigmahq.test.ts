@@ -2,16 +2,17 @@
  * `rules validate` over SigmaHQ's whole rules/windows tree: every rule loads and can run. A rule that
  * cannot is a failure with its reason. Also pins the command's exit codes.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CORPUS } from '../helpers/paths.js';
 import { validateRules } from '../../src/cli/rules.js';
 import { main } from '../../src/cli/main.js';
 
-const windows = fileURLToPath(new URL('../../../shared/corpus/sigma/rules/windows/', import.meta.url));
+const windows = join(CORPUS, 'sigma', 'rules', 'windows');
 
 function countYaml(dir: string): number {
   let n = 0;

@@ -13,6 +13,7 @@ import { parseWorkflows } from '../../src/respond/index.js';
 import { CORPUS } from '../helpers/paths.js';
 import { AUTH, TOKEN, json, receiver, until } from './support/http.js';
 import { benign, ndjson, sysmonProcessCreate } from './support/events.js';
+import { needs, TOOLS } from '../helpers/requirements.js';
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -76,7 +77,7 @@ test('every ingest and API route refuses a missing or wrong token, in its client
   assert.equal((await fetch(`${srv.url}/services/collector/health`)).status, 200);
 });
 
-test('POST /ingest: XML event → stored alert with the ECS document; the same batch again adds nothing', async () => {
+test('POST /ingest: XML event → stored alert with the ECS document; the same batch again adds nothing', needs('corpus'), async () => {
   const xml = readFileSync(join(CORPUS, 'formats', 'sysmon1_event_wevtutil.xml'));
   const r = await post('/ingest', xml, { 'content-type': 'application/xml' });
   assert.equal(r.status, 200);
@@ -94,7 +95,7 @@ test('POST /ingest: XML event → stored alert with the ECS document; the same b
   assert.equal(items[0]!.status, 'open');
 });
 
-test('POST /ingest: an EVTX file as the body is decoded like scan does', async () => {
+test('POST /ingest: an EVTX file as the body is decoded like scan does', needs('corpus'), async () => {
   const evtx = readFileSync(join(CORPUS, 'evtx', 'synthetic', 'certreq_security_4688_synthetic.evtx'));
   const r = await post('/ingest', evtx, { 'content-type': 'application/octet-stream' });
   assert.equal(r.status, 200);
@@ -146,7 +147,7 @@ test('body limits: on the wire and after decompression (zip bomb)', async () => 
   }
 });
 
-test('Elasticsearch API: GET/HEAD /, _license, templates, and _bulk with ES-shaped per-item results', async () => {
+test('Elasticsearch API: GET/HEAD /, _license, templates, and _bulk with ES-shaped per-item results', needs('corpus'), async () => {
   const basic = { authorization: `Basic ${Buffer.from(`winlogbeat:${TOKEN}`).toString('base64')}` };
   const info = await fetch(srv.url + '/', { headers: basic });
   assert.equal(info.status, 200);
@@ -178,7 +179,7 @@ test('Elasticsearch API: GET/HEAD /, _license, templates, and _bulk with ES-shap
   assert.match(items[2]!.create!.error!.reason, /line 6: document is not JSON/);
 });
 
-test('Splunk HEC: envelopes back to back, health, invalid-event-number with the rest taken', async () => {
+test('Splunk HEC: envelopes back to back, health, invalid-event-number with the rest taken', needs('corpus'), async () => {
   const hec = readFileSync(join(CORPUS, 'formats', 'sysmon1_splunk_hec_envelope.json'), 'utf8').trim();
   const splunk = { authorization: `Splunk ${TOKEN}` };
   const ok = await fetch(`${srv.url}/services/collector/event`, { method: 'POST', headers: splunk, body: hec + hec });
@@ -387,11 +388,11 @@ test('the web console is served with a strict CSP and builds the page without in
   assert.equal((await fetch(`${srv.url}/`, { redirect: 'manual', headers: { accept: 'text/html' } })).status, 302);
 });
 
-test('TLS: with a certificate and key the service speaks HTTPS only', async () => {
+test('TLS: with a certificate and key the service speaks HTTPS only', needs('openssl'), async () => {
   const dir = tmp();
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(TOOLS.openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   const s = await startServer(config({ tls: { cert, key } }), { notice: () => {} });
   try {
     assert.match(s.url, /^https:/);

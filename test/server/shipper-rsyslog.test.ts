@@ -3,6 +3,7 @@
  * rsyslog-elasticsearch, which .ci/run installs) tails an NDJSON file of Winlogbeat documents and bulk-indexes
  * them into `procwatch serve` with Basic auth — the same path Winlogbeat/Logstash/Fluent Bit outputs take.
  */
+// @requires corpus rsyslog
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORPUS, REPO_ROOT } from '../helpers/paths.js';
 import { until } from './support/http.js';
+import { TOOLS } from '../helpers/requirements.js';
 
 const TOKEN = 'shipper-token-0123456789abcdef';
-const RSYSLOGD = '/usr/sbin/rsyslogd';
+const RSYSLOGD = TOOLS.rsyslogd;
 const OMELASTIC = ['/usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so', '/usr/lib/rsyslog/omelasticsearch.so'];
 
 function startServe(dir: string): Promise<{ child: ChildProcess; port: number }> {

@@ -7,6 +7,7 @@ import { isCertreqName, parseCertreqCommandLine } from '../../src/triage/certreq
 import { triage } from '../../src/triage/severity.js';
 import { classifyPath } from '../../src/triage/paths.js';
 import { parseConfigTarget } from '../../src/triage/target.js';
+import { needs } from '../helpers/requirements.js';
 
 interface Row { line: number; label: string; commandLine: string; image: string; ofn: string; note: string }
 
@@ -109,7 +110,7 @@ const EXPECTED: Array<[number, string | null, string | null, string | null, stri
   [82, "post", "url", "c:\\windows\\win.ini", "out.txt", "high"],
 ];
 
-test('every corpus row: verb, target, file sent, response file and severity as its intent says', () => {
+test('every corpus row: verb, target, file sent, response file and severity as its intent says', needs('corpus'), () => {
   const rows = corpusRows();
   assert.equal(rows.length, EXPECTED.length, 'the corpus changed: review the expectations');
   for (const row of rows) {

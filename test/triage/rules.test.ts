@@ -2,6 +2,7 @@
  * The two companion built-in rules (certreq-post-url-no-winini, certreq-renamed) through the real rule loader
  * and engine, on every row of the shared certreq corpus as a Sysmon 1 and as a Security 4688 event.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

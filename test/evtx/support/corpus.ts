@@ -4,16 +4,16 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CORPUS } from '../../helpers/paths.js';
 
-export const CORPUS_ROOT = fileURLToPath(new URL('../../../../shared/corpus/', import.meta.url));
+export const CORPUS_ROOT = CORPUS;
 export const EVTX_CORPUS = join(CORPUS_ROOT, 'evtx');
 export const SIGMA_REGRESSION = join(CORPUS_ROOT, 'sigma', 'regression_data');
 
 /** Fails loudly when the corpus is absent: a skipped corpus test would be a silently missing part. */
 export function requireCorpus(): void {
   if (!existsSync(join(EVTX_CORPUS, 'VALIDATION.tsv'))) {
-    throw new Error(`EVTX corpus not found at ${EVTX_CORPUS} (expected ../shared/corpus beside the repo)`);
+    throw new Error(`EVTX corpus not found at ${EVTX_CORPUS} (../shared/corpus beside the repo, or PROCWATCH_CORPUS)`);
   }
 }
 

@@ -9,8 +9,9 @@
 import { execFile } from 'node:child_process';
 import { SaxesParser } from 'saxes';
 import type { XmlNode } from '../../../src/evtx/index.js';
+import { TOOLS } from '../../helpers/requirements.js';
 
-export const EVTXEXPORT = process.env['EVTXEXPORT'] ?? 'evtxexport';
+export const EVTXEXPORT = TOOLS.evtxexport;
 
 export interface ExportedRecord {
   /** 0-based position in evtxexport's output. */
