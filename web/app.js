@@ -12,7 +12,11 @@ const state = {
   filters: {},
   selected: null,
   streamAbort: null,
+  // What the token may do (GET /api/me); controls for other scopes are not shown.
+  scopes: [],
 };
+
+const can = (scope) => state.scopes.includes(scope);
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -43,11 +47,12 @@ async function api(path, options = {}) {
     ...options,
     headers: { authorization: `Bearer ${state.token}`, ...(options.body ? { 'content-type': 'application/json' } : {}) },
   });
-  if (res.status === 401 || res.status === 403) {
+  const body = res.status === 204 ? null : await res.json();
+  // 403 for a missing scope keeps the session; an unknown token ends it.
+  if (res.status === 401 || (res.status === 403 && body && body.error === 'invalid token')) {
     logout();
     throw new Error('token refused');
   }
-  const body = res.status === 204 ? null : await res.json();
   if (!res.ok) throw new Error((body && body.error) || `HTTP ${res.status}`);
   return body;
 }
@@ -123,6 +128,7 @@ function dl(pairs) {
 }
 
 function statusForm(kind, item) {
+  if (!can('triage')) return null;
   const status = el('select', { name: 'status' }, ...['open', 'acknowledged', 'closed'].map((s) => el('option', { value: s, selected: s === item.status }, s)));
   const assignee = el('input', { name: 'assignee', value: item.assignee || '', size: 14 });
   const reason = el('input', { name: 'reason', placeholder: 'reason (required to close)', size: 30 });
@@ -152,7 +158,7 @@ function statusForm(kind, item) {
 
 function actionRow(a) {
   const buttons = [];
-  if (a.status === 'pending_approval') {
+  if (a.status === 'pending_approval' && can('respond')) {
     for (const verb of ['approve', 'reject']) {
       buttons.push(
         el('button', {
@@ -310,7 +316,13 @@ function logout() {
   $('#login').hidden = false;
 }
 
-function start() {
+async function start() {
+  try {
+    state.scopes = (await api('/api/me')).scopes || [];
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
   $('#login').hidden = true;
   $('#main').hidden = false;
   const m = /^#(alerts|incidents|actions)\/(.+)$/.exec(location.hash);

@@ -8,6 +8,7 @@ import { registerDump } from './dump.js';
 import { registerRules } from './rules.js';
 import { registerServe } from './serve.js';
 import { registerWorker } from './worker.js';
+import { registerToken } from './token.js';
 import { EXIT_USAGE } from './exit.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRules(program, setExit);
   registerServe(program, setExit);
   registerWorker(program, setExit);
+  registerToken(program, setExit);
   try {
     await program.parseAsync(argv);
   } catch (err) {

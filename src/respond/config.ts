@@ -29,6 +29,11 @@ export interface WebhookSpec {
   timeoutMs: number;
   /** Template of the JSON body (EDR calls): string values may hold `{path}` placeholders. Overrides `format`. */
   body?: unknown;
+  /**
+   * Where the rendered URL may point: URL prefixes (`https://hooks.example.com/procwatch/`) and/or host names
+   * (`hooks.example.com`, `edr.local:8443`). Empty: only the template's own origin (placeholders cannot change it).
+   */
+  allow: string[];
 }
 
 export interface CommandSpec {
@@ -132,7 +137,22 @@ function parseWorkflow(raw: unknown, at: string): Workflow {
 
 function parseWebhook(raw: Record<string, unknown>, at: string): WebhookSpec {
   const url = reqString(raw.url, `${at}.url`);
-  if (!/^https?:\/\//i.test(url)) throw new ConfigError(`${at}.url: expected an http(s) URL`);
+  const origin = /^([^/?#]*\/\/)?[^/?#]*/.exec(url)![0];
+  if (/[{}]/.test(origin)) {
+    throw new ConfigError(`${at}.url: placeholders are allowed only in the path and query, never in the scheme, host or port (event data must not choose where the request goes)`);
+  }
+  if (!/^https?:\/\/[^/?#]+/i.test(url)) throw new ConfigError(`${at}.url: expected an http(s) URL`);
+  try {
+    new URL(origin);
+  } catch {
+    throw new ConfigError(`${at}.url: ${origin} is not a valid http(s) origin`);
+  }
+  const allow = optStringList(raw.allow, `${at}.allow`);
+  for (const [i, entry] of allow.entries()) checkAllowEntry(entry, `${at}.allow[${i}]`);
+  // The origin is fixed (no placeholders there): it must be one the list allows. Paths are checked once rendered.
+  if (allow.length > 0 && !allow.some((entry) => sameOrigin(origin, entry))) {
+    throw new ConfigError(`${at}.url: ${origin} is not in the workflow's allow list (${allow.join(', ')})`);
+  }
   const headers: Record<string, string> = {};
   if (raw.headers !== undefined) {
     if (!isObject(raw.headers)) throw new ConfigError(`${at}.headers: expected a mapping`);
@@ -150,7 +170,56 @@ function parseWebhook(raw: Record<string, unknown>, at: string): WebhookSpec {
     signatureHeader: optString(raw.signature_header, `${at}.signature_header`) ?? 'X-Procwatch-Signature-256',
     timeoutMs: optInt(raw.timeout_ms, `${at}.timeout_ms`, 10_000, 1, 600_000),
     ...(raw.body !== undefined ? { body: raw.body } : {}),
+    allow,
   };
+}
+
+function checkAllowEntry(entry: string, at: string): void {
+  if (entry.includes('://')) {
+    let u: URL;
+    try {
+      u = new URL(entry);
+    } catch {
+      throw new ConfigError(`${at}: ${entry} is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError(`${at}: expected an http(s) URL prefix`);
+    if (u.search || u.hash || u.username || u.password) throw new ConfigError(`${at}: a URL prefix has no query, fragment or credentials`);
+    return;
+  }
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(entry)) throw new ConfigError(`${at}: expected a URL prefix (https://host/path/) or a host name`);
+}
+
+function sameOrigin(origin: string, entry: string): boolean {
+  const o = new URL(origin);
+  if (entry.includes('://')) return new URL(entry).origin === o.origin;
+  const e = entry.toLowerCase();
+  return e === o.host.toLowerCase() || e === o.hostname.toLowerCase();
+}
+
+/**
+ * True when `url` is allowed by one of the entries: a URL prefix (same origin, and the path starts with the
+ * prefix's path at a segment boundary) or a host name (with or without port).
+ */
+export function urlAllowed(url: string, allow: readonly string[]): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  // The raw path as it will be sent (WHATWG URL would resolve dot-segments; the request does not).
+  const raw = /^[a-z]+:\/\/[^/?#]*([^?#]*)/i.exec(url)?.[1] || '/';
+  return allow.some((entry) => {
+    if (!entry.includes('://')) {
+      const e = entry.toLowerCase();
+      return e === u.host.toLowerCase() || e === u.hostname.toLowerCase();
+    }
+    const p = new URL(entry);
+    if (p.origin !== u.origin) return false;
+    const prefix = p.pathname;
+    if (!raw.startsWith(prefix)) return false;
+    return prefix.endsWith('/') || raw.length === prefix.length || raw[prefix.length] === '/';
+  });
 }
 
 function parseCommand(raw: Record<string, unknown>, at: string): CommandSpec {

@@ -7,8 +7,13 @@ import type { Severity } from '../model/alert.js';
 import type { ActionStatus, NewAction } from '../store/types.js';
 import { severityRank } from '../store/types.js';
 import type { CommandSpec, WebhookSpec, Workflow } from './config.js';
-import { expand, expandArgv, expandJson, lookup } from './template.js';
+import { expand, expandArgv, expandJson, expandUrl, lookup } from './template.js';
+import { urlAllowed } from './config.js';
+import { safeUrl } from './webhook.js';
 import { genericPayload, theHive5Payload } from './payloads.js';
+import { protectedImage, type StopTarget } from './verify.js';
+
+export type { StopTarget };
 
 export interface AlertFacts {
   id: string;
@@ -77,7 +82,8 @@ function buildRequest(doc: Record<string, unknown>, wf: Workflow, options: PlanO
 }
 
 function webhookRequest(doc: Record<string, unknown>, spec: WebhookSpec, workflow: string, options: PlanOptions): Record<string, unknown> {
-  const url = expand(spec.url, doc, encodeURIComponent);
+  const url = expandUrl(spec.url, doc);
+  if (spec.allow.length > 0 && !urlAllowed(url, spec.allow)) throw new Error(`refused: rendered URL ${safeUrl(url)} is not in the allow list of workflow ${workflow}`);
   const payload =
     spec.body !== undefined ? expandJson(spec.body, doc) : spec.format === 'thehive5' ? theHive5Payload(doc, options.publicUrl) : genericPayload(doc, workflow);
   return { url, method: spec.method, body: JSON.stringify(payload) };
@@ -89,25 +95,40 @@ function commandRequest(doc: Record<string, unknown>, spec: CommandSpec, extraEn
   return { argv: expandArgv(spec.argv, doc), env, stdin: JSON.stringify(doc) };
 }
 
-export interface StopTarget {
-  host: string;
-  pid: number;
-  /** Process name as Get-Process reports it (image basename without .exe). */
-  name: string;
-}
-
-/** Host and PID to stop, validated: a hostile event must not be able to aim the remediation anywhere odd. */
+/**
+ * Host, PID and image to stop, validated: a hostile event must not be able to aim the remediation anywhere odd.
+ * Protected system processes are refused here already (by image, name or PE original file name); whether the
+ * process really is what the alert says is checked against stored events before approval and execution
+ * (verify.ts).
+ */
 export function stopTarget(doc: Record<string, unknown>): StopTarget {
   const host = lookup(doc, 'host.name');
   const pid = lookup(doc, 'process.pid');
-  const image = String(lookup(doc, 'process.name') ?? lookup(doc, 'process.executable') ?? '');
+  const executable = optString(lookup(doc, 'process.executable'));
+  const processName = optString(lookup(doc, 'process.name'));
+  const image = processName ?? executable ?? '';
   if (typeof host !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(host)) {
     throw new Error(`refused: host name ${JSON.stringify(String(host ?? '')).slice(0, 80)} is not a plain DNS/NetBIOS name`);
   }
   const pidNum = typeof pid === 'number' ? pid : Number(pid);
   if (!Number.isInteger(pidNum) || pidNum <= 4) throw new Error(`refused: no usable process id (${String(pid)})`);
+  const guarded = protectedImage(executable, processName, optString(lookup(doc, 'process.pe.original_file_name')));
+  if (guarded) throw new Error(`refused: ${guarded} is a protected system process and is never stopped`);
   const base = image.split(/[\\/]/).pop() ?? '';
-  return { host, pid: pidNum, name: base.replace(/\.exe$/i, '') };
+  const guid = optString(lookup(doc, 'process.entity_id'))?.replace(/^\{|\}$/g, '').toLowerCase();
+  const seenAt = optString(lookup(doc, '@timestamp'));
+  return {
+    host,
+    pid: pidNum,
+    name: base.replace(/\.exe$/i, ''),
+    ...(executable ? { image: executable } : {}),
+    ...(guid ? { guid } : {}),
+    ...(seenAt ? { seenAt } : {}),
+  };
+}
+
+function optString(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /** The PowerShell a human would type; shown in dry-run and approval views (values quoted for display). */

@@ -8,6 +8,7 @@ import type { ActionRow, Store } from '../store/types.js';
 import type { Workflow, WebhookSpec, CommandSpec } from './config.js';
 import { deliverWebhook, type AttemptResult, type WebhookRequest } from './webhook.js';
 import { runCommand, type CommandRequest } from './command.js';
+import { verifyStopTarget, type StopTarget, type Verdict } from './verify.js';
 
 export interface RunnerOptions {
   store: Store;
@@ -24,7 +25,8 @@ export interface RunnerOptions {
 export class ApprovalError extends Error {
   constructor(
     message: string,
-    readonly code: 404 | 409,
+    /** 404 no such action, 409 not (or no longer) awaiting a decision, 422 its target is not corroborated. */
+    readonly code: 404 | 409 | 422,
   ) {
     super(message);
   }
@@ -90,17 +92,35 @@ export class ActionRunner {
     while (this.running) await this.running;
   }
 
+  /**
+   * One decision wins: approve and reject change the status only while it still is pending_approval (a
+   * conditional update in the store), so of two concurrent decisions the second gets 409. A stop-process
+   * target is verified first; one that is not corroborated fails the action (422, reason recorded).
+   */
   async approve(id: string, actor: string, reason?: string): Promise<ActionRow> {
     const a = await this.awaitingApproval(id);
-    await this.store.updateAction(id, { status: 'pending', nextAttemptAt: Date.now() });
-    await this.store.audit({ actor, action: 'action.approved', targetType: 'action', targetId: id, detail: { workflow: a.workflow, alert_id: a.alertId, reason: reason ?? null } });
+    const verdict = await this.verify(a);
+    if (verdict && !verdict.ok) {
+      const why = `target not corroborated: ${verdict.reason}`;
+      if (!(await this.store.updateAction(id, { status: 'failed', lastError: why }, 'pending_approval'))) throw decidedMeanwhile(id);
+      await this.store.audit({ actor, action: 'action.refused', targetType: 'action', targetId: id, detail: { workflow: a.workflow, alert_id: a.alertId, stage: 'approval', error: why } });
+      throw new ApprovalError(`refused: ${why}`, 422);
+    }
+    if (!(await this.store.updateAction(id, { status: 'pending', nextAttemptAt: Date.now() }, 'pending_approval'))) throw decidedMeanwhile(id);
+    await this.store.audit({
+      actor,
+      action: 'action.approved',
+      targetType: 'action',
+      targetId: id,
+      detail: { workflow: a.workflow, alert_id: a.alertId, reason: reason ?? null, ...(verdict?.ok ? { corroborated_by: verdict.start } : {}) },
+    });
     this.kick();
     return (await this.store.getAction(id))!;
   }
 
   async reject(id: string, actor: string, reason?: string): Promise<ActionRow> {
     const a = await this.awaitingApproval(id);
-    await this.store.updateAction(id, { status: 'rejected' });
+    if (!(await this.store.updateAction(id, { status: 'rejected' }, 'pending_approval'))) throw decidedMeanwhile(id);
     await this.store.audit({ actor, action: 'action.rejected', targetType: 'action', targetId: id, detail: { workflow: a.workflow, alert_id: a.alertId, reason: reason ?? null } });
     return (await this.store.getAction(id))!;
   }
@@ -110,6 +130,14 @@ export class ActionRunner {
     if (!a) throw new ApprovalError(`no action ${id}`, 404);
     if (a.status !== 'pending_approval') throw new ApprovalError(`action ${id} is ${a.status}, not awaiting approval`, 409);
     return a;
+  }
+
+  /** The stop-process target checked against stored events; undefined for other kinds (nothing to verify). */
+  private async verify(a: ActionRow): Promise<Verdict | undefined> {
+    if (a.kind !== 'stop_process') return undefined;
+    const t = a.request.target as StopTarget | undefined;
+    if (!t || typeof t.host !== 'string' || typeof t.pid !== 'number') return { ok: false, reason: 'the action names no target host and PID' };
+    return verifyStopTarget(this.store, t);
   }
 
   private async drain(): Promise<void> {
@@ -134,6 +162,14 @@ export class ActionRunner {
       await this.store.updateAction(a.id, { status: 'dry_run', result: { would_run: withoutStdin(a.request) } });
       await audit('action.dry_run', { would_run: withoutStdin(a.request) });
       return this.onOutcome(a.kind, 'dry_run');
+    }
+    // Checked again now: the process may have ended, or its PID been reused, since it was approved.
+    const verdict = await this.verify(a);
+    if (verdict && !verdict.ok) {
+      const why = `target not corroborated: ${verdict.reason}`;
+      await this.store.updateAction(a.id, { status: 'failed', lastError: why });
+      await audit('action.refused', { stage: 'execution', error: why });
+      return this.onOutcome(a.kind, 'failed');
     }
     const attempt = a.attempts + 1;
     await this.store.updateAction(a.id, { status: 'running', attempts: attempt });
@@ -163,6 +199,10 @@ export class ActionRunner {
     if (cmd && cmdSpec) return runCommand(cmd, { timeoutMs: cmdSpec.timeoutMs, maxOutputBytes: cmdSpec.maxOutputBytes });
     return Promise.resolve({ ok: false, detail: {}, error: `workflow "${a.workflow}" changed type since the action was planned` });
   }
+}
+
+function decidedMeanwhile(id: string): ApprovalError {
+  return new ApprovalError(`action ${id} was decided by another request meanwhile`, 409);
 }
 
 function withoutStdin(request: Record<string, unknown>): Record<string, unknown> {

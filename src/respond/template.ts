@@ -32,6 +32,28 @@ export function expand(template: string, doc: Record<string, unknown>, encode: (
 }
 
 /**
+ * A webhook URL template → URL. Placeholders are only in the path and query (config.ts refuses them in the
+ * scheme, host and port, so event data never chooses where the request goes); each value is percent-encoded
+ * as one component, so it cannot add segments, a query or a fragment. A path value made only of dots is
+ * encoded too (`..` → `%2E%2E`) and the request is sent with the path as rendered (webhook.ts), so a value
+ * cannot climb out of the configured path.
+ */
+export function expandUrl(template: string, doc: Record<string, unknown>): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*)(.*)$/is.exec(template);
+  if (!m) throw new TemplateError(`not an absolute URL template: ${template.slice(0, 80)}`);
+  const rest = m[2] || '/';
+  const cut = rest.search(/[?#]/);
+  const path = cut < 0 ? rest : rest.slice(0, cut);
+  const query = cut < 0 ? '' : rest.slice(cut);
+  return m[1]! + expand(path, doc, encodePathValue) + expand(query, doc, encodeURIComponent);
+}
+
+function encodePathValue(value: string): string {
+  const e = encodeURIComponent(value);
+  return /^\.+$/.test(value) ? e.replace(/\./g, '%2E') : e;
+}
+
+/**
  * argv template → argv. A placeholder never splits or joins elements. When an element is exactly one
  * placeholder whose value starts with '-', it is refused: the program would read it as an option
  * (argument injection, e.g. a host named "--exec=..."). Put such values after `--` or behind a fixed prefix.

@@ -8,14 +8,14 @@ import { createPipeline, type Pipeline } from '../pipeline.js';
 import { openStore, type Store } from '../store/index.js';
 import { ActionRunner } from '../respond/index.js';
 import type { ServeConfig } from './config.js';
-import { Authenticator } from './auth.js';
 import { readBody } from './body.js';
 import { HttpError } from './errors.js';
 import { Ingestor } from './ingest.js';
 import { Metrics } from './metrics.js';
 import { SseHub } from './sse.js';
 import { SuppressionIndex } from './suppress.js';
-import { ensureDataDirToken } from './token.js';
+import { TokenRegistry } from './tokenRegistry.js';
+import { routeNeed, type Scope } from './scopes.js';
 import { registerIngestRoutes } from './ingestRoutes.js';
 import { alertView, registerApiRoutes } from './apiRoutes.js';
 import { esError } from './elastic.js';
@@ -40,6 +40,8 @@ export interface RunningServer {
   runner: ActionRunner;
   metrics: Metrics;
   pipeline: Pipeline;
+  /** Re-reads the config file's tokens now (what SIGHUP does); false when they could not be read. */
+  reloadTokens(why?: string): boolean;
   /** Stops accepting requests, finishes queued commits and actions in flight, closes the store. */
   close(): Promise<void>;
 }
@@ -109,13 +111,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   const startedAt = Date.now();
   const version = readVersion();
 
-  let tokens = config.tokens;
-  if (tokens.length === 0) {
-    const t = ensureDataDirToken(config.dataDir);
-    tokens = [{ name: 'default', token: t.token }];
-    if (t.generated) notice(`procwatch: generated an API token (kept in ${t.path}):\n  ${t.token}`);
-  }
-  const auth = new Authenticator(tokens);
+  const tokens = new TokenRegistry({ tokens: config.tokens, dataDir: config.dataDir, notice, ...(config.configPath ? { configPath: config.configPath } : {}) });
 
   const store =
     overrides.store ??
@@ -266,9 +262,13 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     if (path === '/' && req.method === 'GET' && !req.headers.authorization && (req.headers.accept ?? '').includes('text/html')) {
       return reply.redirect('/console/');
     }
-    const r = auth.check(req.headers.authorization);
+    const r = tokens.authenticator.check(req.headers.authorization);
     if (!r.ok) return sendError(reply, path, r.status, r.reason);
-    (req as FastifyRequest & { actor?: string }).actor = r.actor;
+    const need = routeNeed(req.method, req.routeOptions.url);
+    if (need !== 'any' && !r.scopes.includes(need)) {
+      return sendError(reply, path, 403, `token "${r.actor}" lacks the ${need} scope needed for ${req.method} ${path} (it has: ${r.scopes.join(', ')})`);
+    }
+    Object.assign(req, { actor: r.actor, scopes: r.scopes });
     if (isIngest(path)) {
       const declared = Number(req.headers['content-length']);
       const cost = Number.isFinite(declared) ? Math.min(declared, config.limits.bodyBytes) : config.limits.bodyBytes;
@@ -305,6 +305,11 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   app.setNotFoundHandler((req, reply) => sendError(reply, pathOf(req), 404, `no route ${req.method} ${pathOf(req)}`));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Who the caller is and what it may do (the console hides what the token lacks).
+  app.get('/api/me', async (req) => {
+    const who = req as FastifyRequest & { actor?: string; scopes?: Scope[] };
+    return { name: who.actor ?? 'anonymous', scopes: who.scopes ?? [] };
+  });
   const consoleFiles = loadConsole();
   const securityHeaders = {
     'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -343,6 +348,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
 
   await runner.start();
   await app.listen({ host: config.host, port: config.port });
+  tokens.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -358,9 +364,11 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     runner,
     metrics,
     pipeline,
+    reloadTokens: (why = 'requested') => tokens.reload(why),
     async close() {
       if (closed) return;
       closed = true;
+      tokens.close();
       clearInterval(pruneTimer);
       await unlisten?.();
       hub.close();

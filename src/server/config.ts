@@ -6,13 +6,26 @@ import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseWorkflows, ConfigError, type Workflow } from '../respond/config.js';
+import { SCOPES, type Scope } from './scopes.js';
 
 export { ConfigError };
+
+/** Tokens shorter than this are refused (config, token files, the data-directory token). */
+export const MIN_TOKEN_CHARS = 16;
 
 export interface ApiToken {
   /** Shown as the actor in the audit log. */
   name: string;
-  token: string;
+  /** The token itself (--token, PROCWATCH_TOKEN, `token:` or a token file); or give `sha256`. */
+  token?: string;
+  /** Lower-case hex SHA-256 of the token (`hash: sha256:<hex>` in the config): the token is not kept at rest. */
+  sha256?: string;
+  /** What the token may do; absent = admin (the single-token set-ups of earlier versions keep working). */
+  scopes?: Scope[];
+  /** The token file it was read from (watched for rotation). */
+  file?: string;
+  /** 'cli': from --token / PROCWATCH_TOKEN, kept when the config file's tokens are re-read. */
+  source?: 'cli' | 'config';
 }
 
 export interface ServeConfig {
@@ -21,6 +34,8 @@ export interface ServeConfig {
   dataDir: string;
   /** Empty: a token is generated (or read) in the data directory. */
   tokens: ApiToken[];
+  /** The YAML config file (absolute), re-read for its tokens on SIGHUP or when it changes. */
+  configPath?: string;
   tls?: { cert: string; key: string };
   limits: {
     /** Bytes on the wire per request. */
@@ -113,12 +128,13 @@ export function loadServeConfig(cli: CliServeOptions, env: NodeJS.ProcessEnv = p
       throw new ConfigError(`${cli.config}: ${(err as Error).message}`);
     }
     applyYaml(cfg, doc ?? {}, dirname(resolve(cli.config)));
+    cfg.configPath = resolve(cli.config);
   }
   if (cli.host) cfg.host = cli.host;
   if (cli.port !== undefined) cfg.port = port(cli.port, '--port');
   if (cli.data) cfg.dataDir = resolve(cli.data);
   const token = cli.token ?? env.PROCWATCH_TOKEN;
-  if (token) cfg.tokens = [{ name: 'default', token: checkToken(token, cli.token ? '--token' : 'PROCWATCH_TOKEN') }, ...cfg.tokens];
+  if (token) cfg.tokens = [{ name: 'default', token: checkToken(token, cli.token ? '--token' : 'PROCWATCH_TOKEN'), scopes: ['admin'], source: 'cli' }, ...cfg.tokens];
   if (cli.rules && cli.rules.length > 0) cfg.rules.paths = [...cfg.rules.paths, ...cli.rules.map((p) => resolve(p))];
   if (cli.builtin === false) cfg.rules.builtin = false;
   if (cli.tlsCert || cli.tlsKey) {
@@ -143,14 +159,7 @@ function applyYaml(cfg: ServeConfig, doc: unknown, base: string): void {
   if (doc.host !== undefined) cfg.host = str(doc.host, 'host');
   if (doc.port !== undefined) cfg.port = port(doc.port, 'port');
   if (doc.data !== undefined) cfg.dataDir = resolve(base, str(doc.data, 'data'));
-  if (doc.token !== undefined) cfg.tokens.push({ name: 'default', token: checkToken(str(doc.token, 'token'), 'token') });
-  if (doc.tokens !== undefined) {
-    if (!Array.isArray(doc.tokens)) throw new ConfigError('tokens: expected a list of {name, token}');
-    doc.tokens.forEach((t, i) => {
-      if (!isObject(t)) throw new ConfigError(`tokens[${i}]: expected {name, token}`);
-      cfg.tokens.push({ name: str(t.name, `tokens[${i}].name`), token: checkToken(str(t.token, `tokens[${i}].token`), `tokens[${i}].token`) });
-    });
-  }
+  cfg.tokens.push(...parseTokens(doc, base));
   if (doc.tls !== undefined) {
     if (!isObject(doc.tls)) throw new ConfigError('tls: expected {cert, key}');
     cfg.tls = { cert: resolve(base, str(doc.tls.cert, 'tls.cert')), key: resolve(base, str(doc.tls.key, 'tls.key')) };
@@ -233,8 +242,83 @@ function streamName(v: string, at: string): string {
   return v;
 }
 
+/**
+ * The `token:` / `tokens:` keys of a config document. Each entry names the token (the audit actor), gives it as
+ * `token` (plain), `hash` (`sha256:<64 hex>`) or `file` (a file holding the plain token), and lists its
+ * `scopes` (default admin).
+ */
+export function parseTokens(doc: Record<string, unknown>, base: string): ApiToken[] {
+  const out: ApiToken[] = [];
+  if (doc.token !== undefined) out.push({ name: 'default', token: checkToken(str(doc.token, 'token'), 'token'), scopes: ['admin'], source: 'config' });
+  if (doc.tokens !== undefined) {
+    if (!Array.isArray(doc.tokens)) throw new ConfigError('tokens: expected a list of {name, token | hash | file, scopes}');
+    doc.tokens.forEach((t, i) => out.push(parseTokenEntry(t, `tokens[${i}]`, base)));
+  }
+  const names = new Set<string>();
+  for (const t of out) {
+    if (names.has(t.name)) throw new ConfigError(`tokens: duplicate token name "${t.name}" (names identify the actor in the audit log)`);
+    names.add(t.name);
+  }
+  return out;
+}
+
+function parseTokenEntry(t: unknown, at: string, base: string): ApiToken {
+  if (!isObject(t)) throw new ConfigError(`${at}: expected {name, token | hash | file, scopes}`);
+  for (const k of Object.keys(t)) if (!['name', 'token', 'hash', 'file', 'scopes'].includes(k)) throw new ConfigError(`${at}: unknown key "${k}"`);
+  const name = str(t.name, `${at}.name`);
+  const given = ['token', 'hash', 'file'].filter((k) => t[k] !== undefined);
+  if (given.length !== 1) throw new ConfigError(`${at} (${name}): give exactly one of token, hash, file`);
+  const scopes = parseScopes(t.scopes, `${at} (${name}).scopes`);
+  if (t.hash !== undefined) {
+    const h = str(t.hash, `${at} (${name}).hash`);
+    const m = /^sha256:([0-9a-fA-F]{64})$/.exec(h);
+    if (!m) throw new ConfigError(`${at} (${name}).hash: expected sha256:<64 hex digits> (procwatch token hash)`);
+    return { name, sha256: m[1]!.toLowerCase(), scopes, source: 'config' };
+  }
+  if (t.file !== undefined) {
+    const file = resolve(base, str(t.file, `${at} (${name}).file`));
+    return { name, token: readTokenFile(file), scopes, file, source: 'config' };
+  }
+  return { name, token: checkToken(str(t.token, `${at} (${name}).token`), `${at} (${name}).token`), scopes, source: 'config' };
+}
+
+function parseScopes(v: unknown, at: string): Scope[] {
+  if (v === undefined || v === null) return ['admin'];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || list.length === 0) throw new ConfigError(`${at}: expected a list of ${SCOPES.join(', ')}`);
+  return list.map((s, i) => {
+    if (typeof s !== 'string' || !(SCOPES as readonly string[]).includes(s)) throw new ConfigError(`${at}[${i}]: expected one of ${SCOPES.join(', ')}`);
+    return s as Scope;
+  });
+}
+
+/** A plain token kept in a file (trimmed): unreadable, empty or short is an error naming the file. */
+export function readTokenFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`token file ${path}: ${(err as Error).message}`);
+  }
+  const token = text.trim();
+  if (token === '') throw new ConfigError(`token file ${path} is empty (put a token of at least ${MIN_TOKEN_CHARS} characters in it, or delete it to have one generated)`);
+  return checkToken(token, `token file ${path}`);
+}
+
+/** The tokens of the config file alone (rotation: re-read on SIGHUP or when the file changes). */
+export function readConfigTokens(path: string): ApiToken[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message}`);
+  }
+  if (!isObject(doc ?? {})) throw new ConfigError(`${path}: expected a YAML mapping at the top`);
+  return parseTokens((doc ?? {}) as Record<string, unknown>, dirname(path));
+}
+
 function checkToken(t: string, at: string): string {
-  if (t.length < 16) throw new ConfigError(`${at}: a token must be at least 16 characters`);
+  if (t.length < MIN_TOKEN_CHARS) throw new ConfigError(`${at}: a token must be at least ${MIN_TOKEN_CHARS} characters`);
   if (/[\s:]/.test(t)) throw new ConfigError(`${at}: a token must not contain whitespace or ':'`);
   return t;
 }

@@ -2,6 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '../respond/config.js';
+
+/** Same bound as config tokens (config.ts MIN_TOKEN_CHARS; not imported to keep this module free of the YAML parser). */
+const MIN_CHARS = 16;
 
 export interface DataDirToken {
   token: string;
@@ -10,11 +14,15 @@ export interface DataDirToken {
   path: string;
 }
 
+/**
+ * The data-directory token: read when the file exists, generated when it does not. An existing file that is
+ * empty or shorter than 16 characters is an error naming it (an empty file would otherwise lock everyone out
+ * silently, a short one would be guessable).
+ */
 export function ensureDataDirToken(dataDir: string): DataDirToken {
   const path = join(dataDir, 'token');
   try {
-    const token = readFileSync(path, 'utf8').trim();
-    if (token.length >= 16) return { token, generated: false, path };
+    return { token: checked(readFileSync(path, 'utf8'), path), generated: false, path };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
@@ -24,8 +32,17 @@ export function ensureDataDirToken(dataDir: string): DataDirToken {
   try {
     writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { token: readFileSync(path, 'utf8').trim(), generated: false, path };
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { token: checked(readFileSync(path, 'utf8'), path), generated: false, path };
     throw err;
   }
   return { token, generated: true, path };
+}
+
+function checked(text: string, path: string): string {
+  const token = text.trim();
+  if (token === '') throw new ConfigError(`token file ${path} is empty: put a token of at least ${MIN_CHARS} characters in it, or delete it to have one generated`);
+  if (token.length < MIN_CHARS || /[\s:]/.test(token)) {
+    throw new ConfigError(`token file ${path}: the token must be at least ${MIN_CHARS} characters, without whitespace or ':' (it has ${token.length})`);
+  }
+  return token;
 }

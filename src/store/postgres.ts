@@ -466,6 +466,13 @@ export class PostgresStore implements Store {
     return (await this.q('SELECT 1 FROM events WHERE key = $1', [key])).length > 0;
   }
 
+  async hostEventDocs(host: string, needles: string[], limit: number): Promise<string[]> {
+    if (needles.length === 0) return [];
+    const match = needles.map((_n, i) => `strpos(lower(doc), $${i + 2}) > 0`).join(' OR ');
+    const sql = `SELECT doc FROM events WHERE lower(host) = lower($1) AND doc IS NOT NULL AND (${match}) ORDER BY seq DESC LIMIT $${needles.length + 2}`;
+    return (await this.q(sql, [host, ...needles, limit])).map((r) => String(r.doc));
+  }
+
   async pruneEvents(olderThanMs: number, maxEvents: number): Promise<number> {
     return this.tx(async (c) => {
       const byAge = (await c.query('DELETE FROM events WHERE received_at < $1', [Date.now() - olderThanMs])).rowCount ?? 0;
@@ -602,9 +609,9 @@ export class PostgresStore implements Store {
     return this.page('actions', actionFilter(q, POSTGRES), ACTION_ORDER, q, actionRow);
   }
 
-  async updateAction(id: string, patch: ActionPatch): Promise<void> {
-    const u = actionUpdate(id, patch, Date.now(), POSTGRES);
-    await this.q(u.sql, u.args);
+  async updateAction(id: string, patch: ActionPatch, onlyIf?: ActionStatus): Promise<boolean> {
+    const u = actionUpdate(id, patch, Date.now(), POSTGRES, onlyIf);
+    return (await this.q(`${u.sql} RETURNING id`, u.args)).length > 0;
   }
 
   /**

@@ -110,7 +110,7 @@ export function auditFilter(q: { targetId?: string }, d: Dialect): Where {
 export type ActionPatch = Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>;
 
 /** `UPDATE actions SET … WHERE id = …` for the fields present in `patch` (updated_at always). */
-export function actionUpdate(id: string, patch: ActionPatch, now: number, d: Dialect): Statement {
+export function actionUpdate(id: string, patch: ActionPatch, now: number, d: Dialect, onlyIf?: ActionStatus): Statement {
   const p = new Params(d);
   const cols: string[] = [];
   const set = (col: string, v: unknown): void => {
@@ -123,7 +123,9 @@ export function actionUpdate(id: string, patch: ActionPatch, now: number, d: Dia
   if (patch.lastError !== undefined) set('last_error', patch.lastError);
   if (patch.dryRun !== undefined) set('dry_run', d.writeBool(patch.dryRun));
   set('updated_at', now);
-  return { sql: `UPDATE actions SET ${cols.join(', ')} WHERE id = ${p.bind(id)}`, args: p.args };
+  const where = `id = ${p.bind(id)}`; // bound before the guard: SQLite's ? placeholders are positional
+  const guard = onlyIf === undefined ? '' : ` AND status = ${p.bind(onlyIf)}`;
+  return { sql: `UPDATE actions SET ${cols.join(', ')} WHERE ${where}${guard}`, args: p.args };
 }
 
 /** The status and assignee a change leaves, and the detail of its audit entry. */

@@ -314,6 +314,13 @@ export class SqliteStore implements Store {
     return this.stmt.hasEvent.get(key) !== undefined;
   }
 
+  async hostEventDocs(host: string, needles: string[], limit: number): Promise<string[]> {
+    if (needles.length === 0) return [];
+    const match = needles.map(() => 'instr(lower(doc), ?) > 0').join(' OR ');
+    const sql = `SELECT doc FROM events WHERE host = ? COLLATE NOCASE AND doc IS NOT NULL AND (${match}) ORDER BY seq DESC LIMIT ?`;
+    return this.db.prepare(sql).pluck().all(host, ...needles, limit) as string[];
+  }
+
   async pruneEvents(olderThanMs: number, maxEvents: number): Promise<number> {
     return this.db.transaction((): number => {
       const cutoff = Date.now() - olderThanMs;
@@ -440,9 +447,9 @@ export class SqliteStore implements Store {
     return this.page('actions', actionFilter(q, SQLITE), ACTION_ORDER, q, actionRow);
   }
 
-  async updateAction(id: string, patch: ActionPatch): Promise<void> {
-    const u = actionUpdate(id, patch, Date.now(), SQLITE);
-    this.db.prepare(u.sql).run(...u.args);
+  async updateAction(id: string, patch: ActionPatch, onlyIf?: ActionStatus): Promise<boolean> {
+    const u = actionUpdate(id, patch, Date.now(), SQLITE, onlyIf);
+    return this.db.prepare(u.sql).run(...u.args).changes > 0;
   }
 
   async requeueInterruptedActions(): Promise<number> {

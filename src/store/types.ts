@@ -217,6 +217,12 @@ export interface Store {
   /** Keys of every stored event (to prime the service's key filter). */
   eventKeys(): AsyncIterable<string>;
   hasEvent(key: string): Promise<boolean>;
+  /**
+   * Retained event documents of `host` (case-insensitive) whose JSON text contains one of `needles` (lower case;
+   * a coarse pre-filter, the caller checks the fields), newest first, at most `limit`. Response-target
+   * verification reads the process starts and ends procwatch stored with it.
+   */
+  hostEventDocs(host: string, needles: string[], limit: number): Promise<string[]>;
   /** Drops events beyond the retention bounds; returns how many went. */
   pruneEvents(olderThanMs: number, maxEvents: number): Promise<number>;
 
@@ -242,10 +248,15 @@ export interface Store {
   dueActions(now: number, limit: number): Promise<ActionRow[]>;
   getAction(id: string): Promise<ActionRow | undefined>;
   listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>>;
+  /**
+   * With `onlyIf`, the update happens only while the action is in that status (one conditional UPDATE: of two
+   * concurrent decisions exactly one wins). Resolves true when the action was updated.
+   */
   updateAction(
     id: string,
     patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>,
-  ): Promise<void>;
+    onlyIf?: ActionStatus,
+  ): Promise<boolean>;
   /** After a crash, actions caught `running` go back to the queue (delivery is at-least-once). */
   requeueInterruptedActions(): Promise<number>;
 

@@ -107,6 +107,9 @@ export class WorkerStore implements Store {
   hasEvent(key: string): Promise<boolean> {
     return this.call('hasEvent', key);
   }
+  hostEventDocs(host: string, needles: string[], limit: number): Promise<string[]> {
+    return this.call('hostEventDocs', host, needles, limit);
+  }
   pruneEvents(olderThanMs: number, maxEvents: number): Promise<number> {
     return this.call('pruneEvents', olderThanMs, maxEvents);
   }
@@ -152,8 +155,8 @@ export class WorkerStore implements Store {
   listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>> {
     return this.call('listActions', q);
   }
-  updateAction(id: string, patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>): Promise<void> {
-    return this.call('updateAction', id, patch);
+  updateAction(id: string, patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>, onlyIf?: ActionStatus): Promise<boolean> {
+    return this.call('updateAction', id, patch, onlyIf);
   }
   requeueInterruptedActions(): Promise<number> {
     return this.call('requeueInterruptedActions');

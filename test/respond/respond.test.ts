@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../../src/store/index.js';
+import { SqliteStore, type EventRecord } from '../../src/store/index.js';
 import { ActionRunner, parseWorkflows, planActions, type Workflow } from '../../src/respond/index.js';
 import { ConfigError } from '../../src/respond/config.js';
 import { receiver } from '../server/support/http.js';
@@ -35,10 +35,23 @@ function ecsDoc(over: { host?: string; pid?: number; commandLine?: string; sever
 
 const FACTS = { id: 'alert-0001', ruleId: 'certreq-download-upload', severity: 'high' as const, suppressed: false };
 
-async function plannedStore(workflows: Workflow[], doc = ecsDoc()): Promise<{ store: SqliteStore; ids: string[] }> {
+/** A stored process event as the service keeps it (the WinEvent JSON), for target verification. */
+function processEvent(over: { host?: string; pid?: number; image?: string; time?: string; eventId?: 1 | 5; record?: number } = {}): EventRecord {
+  const time = over.time ?? '2024-05-01T10:15:30.123Z';
+  const host = over.host ?? 'WS01.corp.example';
+  const doc = {
+    system: { provider: 'Microsoft-Windows-Sysmon', eventId: over.eventId ?? 1, timeCreated: time, recordId: over.record ?? 4242, channel: 'Microsoft-Windows-Sysmon/Operational', computer: host },
+    data: { ProcessId: over.pid ?? 4242, Image: over.image ?? 'C:\\Windows\\System32\\certreq.exe' },
+    origin: { file: 'test' },
+  };
+  return { key: `ev-${over.record ?? 4242}-${over.eventId ?? 1}-${time}`, time, host, doc: JSON.stringify(doc) };
+}
+
+/** A store holding the alerting process's start event (as procwatch would have stored it) and the planned actions. */
+async function plannedStore(workflows: Workflow[], doc = ecsDoc(), events: EventRecord[] = [processEvent()]): Promise<{ store: SqliteStore; ids: string[] }> {
   const store = new SqliteStore({ path: ':memory:' });
   const actions = planActions(FACTS, doc, workflows);
-  const r = await store.ingest([{ key: 'k1', time: '2024-05-01T10:15:30Z', host: 'WS01', doc: null }], () => ({ alerts: [], actions }));
+  const r = await store.ingest(events, () => ({ alerts: [], actions }));
   return { store, ids: r.actionsCreated };
 }
 
@@ -217,7 +230,7 @@ test('stop_process: dry-run by default — records the remediation, runs nothing
   assert.equal(a.status, 'dry_run');
   assert.equal(a.attempts, 0);
   const wouldRun = (a.result as { would_run: { target: unknown; remediation: { powershell: string }; command: { argv: string[]; env: Record<string, string> } } }).would_run;
-  assert.deepEqual(wouldRun.target, { host: 'WS01.corp.example', pid: 4242, name: 'certreq' });
+  assert.deepEqual(wouldRun.target, { host: 'WS01.corp.example', pid: 4242, name: 'certreq', image: 'C:\\Windows\\System32\\certreq.exe', seenAt: '2024-05-01T10:15:30.123Z' });
   assert.match(wouldRun.remediation.powershell, /Invoke-Command -ComputerName 'WS01\.corp\.example' -ScriptBlock \{ Stop-Process -Id 4242 -Force \}/);
   assert.equal(wouldRun.command.argv[0], 'pwsh');
   assert.ok(!wouldRun.command.argv.join(' ').includes('WS01'), 'target values are not spliced into the script');
