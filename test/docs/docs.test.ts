@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { runCli } from '../helpers/cli.js';
-import { CORPUS, REPO_ROOT } from '../helpers/paths.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { fullTier, needs } from '../helpers/requirements.js';
 import { anchors, documentationFiles, isExternal, links, shownCommands, slug, shellWords, type ShownCommand } from './markdown.js';
 
 const rel = (f: string): string => relative(REPO_ROOT, f);
@@ -91,9 +92,8 @@ function skipReason(cmd: ShownCommand): string | undefined {
   const help = cmd.args.includes('--help') || cmd.args.includes('-h');
   if (sub === 'serve' && !help) return 'starts the long-running HTTP service (test/server covers it)';
   if (sub === 'worker' && !help) return 'starts a long-running worker that needs PostgreSQL and NATS (test/scale covers it)';
-  // The corpus commands (whole SigmaHQ trees among them) take tens of seconds: the default tier keeps this test
-  // fast and leaves them to the suites that own the corpus; their paths are checked by the test below.
-  if (corpusPaths(cmd).length > 0) return 'needs the shared corpus at ../shared/corpus (the corpus-backed suites cover these commands)';
+  // The corpus commands (whole SigmaHQ trees among them) take tens of seconds: they run in the full tier.
+  if (corpusPaths(cmd).length > 0) return needs('corpus').skip ?? (fullTier() ? undefined : 'reads the shared corpus: runs in the full tier (npm run test:full)');
   return undefined;
 }
 
@@ -126,7 +126,7 @@ test('commands are shown in the documentation (the extraction finds them)', () =
   assert.deepEqual(unsupported, [], 'command lines with shell syntax this test cannot run: show them without it or outside an sh block');
 });
 
-test('the corpus paths the documentation names exist (when the corpus is here)', { skip: existsSync(CORPUS) ? false : 'needs the shared corpus at ../shared/corpus' }, () => {
+test('the corpus paths the documentation names exist (when the corpus is here)', needs('corpus'), () => {
   const missing = runnable.flatMap((c) => corpusPaths(c).filter((p) => !existsSync(resolve(REPO_ROOT, p))).map((p) => `${c.file}:${c.line}: ${p}`));
   assert.deepEqual(missing, []);
 });
