@@ -48,7 +48,10 @@ async function startChild(dataDir: string): Promise<{ child: ChildProcess; url: 
   });
   let err = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // a child left running would keep this test process alive
+      reject(new Error(`server did not start within 60 s: ${err}`));
+    }, 60_000);
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
       const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(err);
