@@ -73,10 +73,17 @@ class Pull {
 }
 
 class Fault extends Error {}
+class TrailingGarbage extends Fault {}
+
+/** A fault inside a gzip member, or the inflated-bytes budget exhausted. */
+export class GzipError extends Error {}
 
 /**
- * Inflates `compressed` member after member; yields inflated chunks, then calls `onFault` once if the input ended
- * on a fault or the budget ran out (every chunk inflated before it was yielded).
+ * Inflates `compressed` member after member and yields the inflated chunks. Data after a complete member that is
+ * not another member (trailing garbage) ends the stream normally and is reported through `onFault`, so the reader
+ * still flushes its last document. A fault inside a member (cut short, corrupt, CRC) or the budget running out
+ * throws a GzipError once every chunk inflated before it has been yielded: the reader must not flush a document
+ * cut in the middle.
  */
 export async function* gunzipChunks(
   compressed: AsyncIterable<Buffer>,
@@ -94,7 +101,7 @@ export async function* gunzipChunks(
       }
       src.unshift(head);
       if (!(await readHeader(src))) {
-        throw new Fault(
+        throw new (member === 1 ? Fault : TrailingGarbage)(
           member === 1 ? 'not gzip data (bad header)' : `data after gzip member ${member - 1} (compressed byte ${at}) is not gzip; ignored`,
         );
       }
@@ -102,6 +109,7 @@ export async function* gunzipChunks(
     }
   } catch (e) {
     if (!(e instanceof Fault)) throw e;
+    if (!(e instanceof TrailingGarbage)) throw new GzipError(e.message);
     onFault({ reason: e.message });
   } finally {
     await src.close();
