@@ -6,7 +6,10 @@
  */
 export type HecPiece = { index: number; doc: Record<string, unknown> } | { index: number; error: string };
 
-export function splitHec(body: string): HecPiece[] {
+/** Largest envelope taken by default (the server passes limits.event_bytes). */
+const MAX_ENVELOPE_CHARS = 8 << 20;
+
+export function splitHec(body: string, maxEnvelope = MAX_ENVELOPE_CHARS): HecPiece[] {
   const out: HecPiece[] = [];
   let i = 0;
   let n = 0;
@@ -23,6 +26,11 @@ export function splitHec(body: string): HecPiece[] {
       continue;
     }
     const end = matchBrace(body, i);
+    if (end >= 0 && end + 1 - i > maxEnvelope) {
+      out.push({ index, error: `event ${index + 1}: envelope larger than ${maxEnvelope} characters at offset ${i}; skipped` });
+      i = end + 1;
+      continue;
+    }
     const doc = end < 0 ? undefined : parseEnvelope(body.slice(i, end + 1));
     if (doc === undefined || typeof doc === 'string') {
       // Unbalanced braces make the match run into the envelopes after this one (or to the end): resume at the
