@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
+import { containStdioErrors, safeWrite } from '../server/log.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -28,12 +29,13 @@ export function registerServe(program: Command, setExit: SetExit): void {
     .option('--nats-stream <name>', 'JetStream stream name (default procwatch)')
     .option('--partition-count <n>', 'host partitions of a new stream (default 8; an existing stream keeps its own)')
     .action(async (opts: CliServeOptions) => {
+      containStdioErrors(); // a full disk or closed pipe under stderr must not end the service
       let config;
       try {
         config = loadServeConfig(opts);
       } catch (err) {
         if (err instanceof ConfigError) {
-          process.stderr.write(`procwatch serve: ${err.message}\n`);
+          safeWrite(`procwatch serve: ${err.message}\n`);
           setExit(EXIT_USAGE);
           return;
         }
@@ -47,11 +49,11 @@ export function registerServe(program: Command, setExit: SetExit): void {
         server = await startServer(config);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        process.stderr.write(`procwatch serve: cannot start: ${e.code === 'EADDRINUSE' ? `${config.host}:${config.port} is in use` : e.message}\n`);
+        safeWrite(`procwatch serve: cannot start: ${e.code === 'EADDRINUSE' ? `${config.host}:${config.port} is in use` : e.message}\n`);
         setExit(EXIT_USAGE);
         return;
       }
-      process.stderr.write(
+      safeWrite(
         `procwatch serve: listening on ${server.url} (${config.nats ? `JetStream ${config.nats.url}, ` : ''}${config.store ? `store ${redactUrl(config.store.url)}` : `data ${config.dataDir}`}, ${server.pipeline.rules.length} rules, ${config.workflows.length} workflows)\n` +
           `  console ${server.url}/console/  ingest ${server.url}/ingest  Elasticsearch ${server.url}  Splunk HEC ${server.url}/services/collector/event\n`,
       );
@@ -59,9 +61,9 @@ export function registerServe(program: Command, setExit: SetExit): void {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          process.stderr.write('procwatch serve: shutting down\n');
+          safeWrite('procwatch serve: shutting down\n');
           server.close().then(resolve, (err: Error) => {
-            process.stderr.write(`procwatch serve: ${err.message}\n`);
+            safeWrite(`procwatch serve: ${err.message}\n`);
             resolve();
           });
         };

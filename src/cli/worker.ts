@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 import { redactUrl } from './serve.js';
+import { containStdioErrors } from '../server/log.js';
 import type { EventWorker } from '../distribute/worker.js';
 
 interface CliWorkerOptions extends Pick<CliServeOptions, 'config' | 'rules' | 'builtin' | 'store' | 'nats' | 'natsStream' | 'partitionCount'> {
@@ -36,6 +37,7 @@ export function registerWorker(program: Command, setExit: SetExit): void {
     .option('-r, --rules <path>', 'Sigma rule file or directory (repeatable)', collect, [])
     .option('--no-builtin', 'do not load the built-in rules')
     .action(async (opts: CliWorkerOptions) => {
+      containStdioErrors(); // a full disk or closed pipe under stderr must not end the worker
       const fail = (message: string): void => {
         process.stderr.write(`procwatch worker: ${message}\n`);
         setExit(EXIT_USAGE);

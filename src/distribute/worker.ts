@@ -11,6 +11,7 @@
  * flight per worker: at most one message (≤ max_payload) per owned partition. While a batch is being
  * worked on, the worker tells JetStream it is alive (`working()`), so slow commits are not redelivered.
  */
+import { createLogger, noticeTo } from '../server/logger.js';
 import { connect, type Consumer, type JsMsg, type NatsConnection } from 'nats';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import type { Store } from '../store/types.js';
@@ -72,7 +73,7 @@ export class EventWorker {
   ) {}
 
   static async start(o: WorkerOptions): Promise<EventWorker> {
-    const notice = o.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const notice = o.notice ?? noticeTo(createLogger('procwatch-worker'));
     const { config, store, nats } = o;
     const nc = await connect({ servers: nats.url, name: 'procwatch-worker', maxReconnectAttempts: -1 }).catch((err: Error) => {
       throw new Error(`NATS ${nats.url}: ${err.message}`);

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type { DecodeError, DecodeItem, EventOrigin, WinEvent } from '../model/event.js';
 import { ByteReader } from './byteReader.js';
+import { gunzipChunks, type GunzipFault, type InflateBudget } from './gunzipReader.js';
 import { DocumentDecoder } from './document.js';
 import { decodeEvtxFile } from './evtxFile.js';
 import { JsonSink } from './jsonStream.js';
@@ -46,6 +46,10 @@ export interface DecodeOptions {
   keepEvents?: KeepEvent[] | null;
   /** Largest single document (JSON line/document, XML event) held in memory; default MAX_DOCUMENT_BYTES. */
   maxDocumentBytes?: number;
+  /** Bytes gzip layers (all of them together) may inflate to; beyond, reading stops with an error. Default: no cap. */
+  maxInflatedBytes?: number;
+  /** Largest EVTX stream (stdin, inside gzip, an HTTP body) spooled to a temporary file; default DEFAULT_SPOOL_BYTES. */
+  maxSpoolBytes?: number;
 }
 
 /** Events kept by the prefilter whatever their content (e.g. the process events correlation needs). */
@@ -60,8 +64,14 @@ export interface KeepEvent {
   fields?: readonly string[];
 }
 
-/** Largest single document (JSON document/line or XML event) we hold in memory; bigger ones are skipped with an error. */
-export const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest single document (JSON document/line or XML event) we hold in memory; bigger ones are skipped with an
+ * error. An EVTX record is at most 64 KiB and real exported events stay far below 1 MiB, so 8 MiB is generous
+ * while bounding what one hostile event costs (it is measured as it streams in, never buffered whole first).
+ */
+export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+/** Largest EVTX stream spooled to a temporary file by default (EVTX on stdin or inside gzip). */
+export const DEFAULT_SPOOL_BYTES = 4 * 1024 * 1024 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
 const SNIFF_BYTES = 4096;
 const EVTX_MAGIC = 'ElfFile\0';
@@ -192,8 +202,9 @@ export function decodeDocument(doc: unknown, origin: EventOrigin): WinEvent | De
 
 async function* decodeSource(source: AsyncIterable<Buffer | Uint8Array | string>, name: string, options: DecodeOptions): AsyncGenerator<DecodeItem[]> {
   const reader = new ByteReader(source, options.onBytes);
+  const limit = options.maxInflatedBytes ?? Number.POSITIVE_INFINITY;
   try {
-    yield* decodeReader(reader, name, options, 0);
+    yield* decodeReader(reader, name, options, 0, { left: limit, limit });
   } catch (e) {
     yield [{ error: { file: name, reason: `read error: ${fsReason(e)}` } }];
   } finally {
@@ -210,7 +221,7 @@ type Sniffed =
 
 type TextEncodingName = 'utf-8' | 'utf-16le' | 'utf-16be';
 
-async function* decodeReader(reader: ByteReader, name: string, options: DecodeOptions, gzipDepth: number): AsyncGenerator<DecodeItem[]> {
+async function* decodeReader(reader: ByteReader, name: string, options: DecodeOptions, gzipDepth: number, inflate: InflateBudget): AsyncGenerator<DecodeItem[]> {
   const sniffed = sniff(await reader.peek(SNIFF_BYTES));
   switch (sniffed.kind) {
     case 'empty':
@@ -226,19 +237,17 @@ async function* decodeReader(reader: ByteReader, name: string, options: DecodeOp
         yield [{ error: { file: name, reason: 'gzip nested more than 4 levels deep; not read' } }];
         return;
       }
-      const gunzip = createGunzip();
-      const compressed = Readable.from(reader.chunks());
-      compressed.on('error', (e) => gunzip.destroy(e));
-      compressed.pipe(gunzip);
-      const inner = new ByteReader(gunzip);
+      const faults: GunzipFault[] = [];
+      const inner = new ByteReader(gunzipChunks(reader.chunks(), inflate, (f) => faults.push(f)));
       try {
-        yield* decodeReader(inner, name, options, gzipDepth + 1);
+        yield* decodeReader(inner, name, options, gzipDepth + 1, inflate);
       } catch (e) {
         yield [{ error: { file: name, reason: `gzip: ${errorMessage(e)}` } }];
       } finally {
-        compressed.destroy();
-        gunzip.destroy();
+        await inner.close();
       }
+      // Reported after the events inflated before it: trailing garbage or a cut member loses nothing decoded.
+      for (const f of faults) yield [{ error: { file: name, reason: `gzip: ${f.reason}` } }];
       return;
     }
     case 'text':
@@ -343,12 +352,25 @@ function linePrefilter(literals: string[] | null | undefined, keep?: KeepEvent[]
   return (line) => pattern.test(line);
 }
 
-/** EVTX needs random access: a stream (stdin, inside gzip) is spooled to a temporary file first. */
+/**
+ * EVTX needs random access: a stream (stdin, inside gzip, an HTTP body) is spooled to a temporary file first, at
+ * most maxSpoolBytes (a small gzip can inflate to gigabytes); the file is removed when reading ends, however it ends.
+ */
 async function* decodeSpooledEvtx(reader: ByteReader, name: string, options: DecodeOptions): AsyncGenerator<DecodeItem[]> {
+  const cap = options.maxSpoolBytes ?? DEFAULT_SPOOL_BYTES;
   const dir = await mkdtemp(join(tmpdir(), 'procwatch-'));
   const path = join(dir, 'input.evtx');
   try {
-    await pipeline(Readable.from(reader.chunks()), createWriteStream(path));
+    try {
+      await pipeline(Readable.from(capped(reader.chunks(), cap)), createWriteStream(path));
+    } catch (e) {
+      const reason =
+        e instanceof SpoolLimitError
+          ? `EVTX stream over the spool limit of ${describeBytes(cap)}; not read (decompress it to a file and scan that, or raise the spool limit)`
+          : `cannot spool the EVTX stream to ${tmpdir()}: ${fsReason(e)}`;
+      yield [{ error: { file: name, reason } }];
+      return;
+    }
     for await (const batch of batched(decodeEvtxFile(path, { prefilterLiterals: options.prefilterLiterals ?? null, keepEvents: options.keepEvents ?? null }))) {
       for (const item of batch) {
         if ('event' in item) item.event.origin = { ...item.event.origin, file: name };
@@ -361,6 +383,22 @@ async function* decodeSpooledEvtx(reader: ByteReader, name: string, options: Dec
   }
 }
 
+class SpoolLimitError extends Error {}
+
+/** The chunks, failing with SpoolLimitError as soon as their total passes `cap` (nothing past it is written). */
+async function* capped(chunks: AsyncIterable<Buffer>, cap: number): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of chunks) {
+    total += chunk.length;
+    if (total > cap) throw new SpoolLimitError();
+    yield chunk;
+  }
+}
+
+function describeBytes(n: number): string {
+  return n >= 1 << 30 && n % (1 << 30) === 0 ? `${n / (1 << 30)} GiB` : n >= 1 << 20 && n % (1 << 20) === 0 ? `${n / (1 << 20)} MiB` : `${n} bytes`;
+}
+
 function fsReason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   switch (code) {
@@ -371,6 +409,8 @@ function fsReason(e: unknown): string {
       return 'permission denied';
     case 'EISDIR':
       return 'is a directory';
+    case 'ENOSPC':
+      return 'no space left on device';
     default:
       return errorMessage(e);
   }

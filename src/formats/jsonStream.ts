@@ -29,6 +29,13 @@ const enum Char {
 /** Lines longer than this are scanned as they arrive instead of being held whole (see JsonSink.carry). */
 const PARTIAL_LINE_CHARS = 1 << 20;
 
+/**
+ * Deepest nesting of a document the structural scanner cuts out (multi-line, array elements, long lines); deeper
+ * ones are skipped with an error at their line. Windows events nest 4-6 levels. Nothing in the decoders recurses
+ * on input depth (V8's JSON.parse does not either), so this bounds work, not the stack.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 function isSpace(c: number): boolean {
   return c === Char.Space || c === Char.Tab || c === Char.CR || c === Char.LF || c === Char.Bom;
 }
@@ -267,8 +274,9 @@ export class JsonSink implements TextSink {
         return false;
       }
       if (c === Char.Quote) this.inString = true;
-      else if (c === Char.OpenBrace || c === Char.OpenBracket) this.depth++;
-      else if (c === Char.CloseBrace || c === Char.CloseBracket) {
+      else if (c === Char.OpenBrace || c === Char.OpenBracket) {
+        if (++this.depth - base > MAX_JSON_DEPTH && !this.oversized) this.skipDocument(out, `JSON nested deeper than ${MAX_JSON_DEPTH} levels; skipped`);
+      } else if (c === Char.CloseBrace || c === Char.CloseBracket) {
         this.depth--;
         if (this.depth === base) {
           this.completeDocument(line.slice(valueStart, i + 1), out);
@@ -285,13 +293,18 @@ export class JsonSink implements TextSink {
     if (this.oversized) return;
     this.partsLength += piece.length + 1;
     if (this.partsLength > this.maxDocument) {
-      this.oversized = true;
-      this.parts = [];
-      this.error(out, this.docLine, `JSON document larger than ${describeLimit(this.maxDocument)}; skipped`);
+      this.skipDocument(out, `JSON document larger than ${describeLimit(this.maxDocument)}; skipped`);
       return;
     }
     this.parts.push(piece);
     if (endsLine) this.parts.push('\n');
+  }
+
+  /** The open document is reported and dropped; the scanner still follows its structure to find its end. */
+  private skipDocument(out: DecodeItem[], reason: string): void {
+    this.oversized = true;
+    this.parts = [];
+    this.error(out, this.docLine, reason);
   }
 
   private completeDocument(lastPiece: string, out: DecodeItem[]): void {
@@ -321,11 +334,21 @@ export class JsonSink implements TextSink {
     this.oversized = false;
   }
 
+  /** A document, or a top-level array of them (one level: an array inside it is not an event, whatever its depth). */
   private emit(doc: unknown, line: number, out: DecodeItem[]): void {
-    if (Array.isArray(doc)) {
-      for (const element of doc) this.emit(element, line, out);
+    if (!Array.isArray(doc)) {
+      this.emitOne(doc, line, out);
       return;
     }
+    for (const element of doc) {
+      if (Array.isArray(element)) {
+        this.index++;
+        this.error(out, line, 'an array inside the array is not an event; skipped');
+      } else this.emitOne(element, line, out);
+    }
+  }
+
+  private emitOne(doc: unknown, line: number, out: DecodeItem[]): void {
     const r = this.documents.decode(doc, { file: this.file, line, index: this.index++ }, true);
     if ('system' in r) out.push({ event: r });
     else if (!isBulkAction(doc)) out.push({ error: r });

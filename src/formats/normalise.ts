@@ -148,6 +148,9 @@ export function toFieldValue(value: unknown): FieldValue | undefined {
       if (Array.isArray(value)) {
         const out: Scalar[] = [];
         for (const v of value) {
+          // An array inside the array is no scalar (it was always dropped): not descended into, so input depth
+          // never reaches the stack.
+          if (typeof v === 'object' && v !== null) continue;
           const s = toFieldValue(v);
           if (typeof s === 'string') out.push(s);
         }

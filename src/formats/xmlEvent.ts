@@ -49,6 +49,13 @@ function localName(qname: string): string {
   return colon === -1 ? qname : qname.slice(colon + 1);
 }
 
+/**
+ * Deepest element nesting read inside one <Event> (real events nest 4-5 levels; UserData a few more). Deeper
+ * events are rejected with an error at the line of the offending element. saxes keeps its own tag stack (no
+ * recursion), so this bounds work on hostile input rather than the stack.
+ */
+export const MAX_XML_DEPTH = 64;
+
 /** Reusable: one parser instance per decoder, reset after every document. */
 export class XmlEventParser {
   private readonly parser = new SaxesParser<SaxOptions>({ xmlns: false, position: true });
@@ -161,6 +168,13 @@ export class XmlEventParser {
 
   private onOpen(tag: SaxesTagPlain): void {
     const depth = ++this.depth;
+    if (depth > MAX_XML_DEPTH) {
+      if (this.error === undefined) {
+        this.error = `elements nested deeper than ${MAX_XML_DEPTH} levels`;
+        this.errorLine = this.parser.line;
+      }
+      return;
+    }
     this.openDepth = depth;
     this.text = '';
     const name = localName(tag.name);

@@ -9,6 +9,9 @@ import { openStore, type Store } from '../store/index.js';
 import { ActionRunner } from '../respond/index.js';
 import type { ServeConfig } from './config.js';
 import { readBody } from './body.js';
+import { droppedLogLines } from './log.js';
+import { createLogger, noticeTo } from './logger.js';
+import { InflightBudget, type Reservation } from './budget.js';
 import { HttpError } from './errors.js';
 import { Ingestor } from './ingest.js';
 import { Metrics } from './metrics.js';
@@ -45,6 +48,9 @@ export interface RunningServer {
   /** Stops accepting requests, finishes queued commits and actions in flight, closes the store. */
   close(): Promise<void>;
 }
+
+/** What an ingest request is charged when admitted, before its body arrives (it then pays for what it holds). */
+const ADMISSION_BYTES = 1 << 20;
 
 const PUBLIC_PATHS = new Set(['/healthz', '/services/collector/health', '/services/collector/health/1.0']);
 
@@ -107,7 +113,7 @@ function loadConsole(): Map<string, StaticFile> {
 }
 
 export async function startServer(config: ServeConfig, overrides: ServerOverrides = {}): Promise<RunningServer> {
-  const notice = overrides.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const notice = overrides.notice ?? noticeTo(createLogger('procwatch-serve'));
   const startedAt = Date.now();
   const version = readVersion();
 
@@ -234,6 +240,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   metrics.gauge('procwatch_queue_capacity_events', 'Queue bound (429 beyond).', () => config.limits.queueEvents);
   metrics.gauge('procwatch_stream_subscribers', 'SSE clients connected.', () => hub.size);
   metrics.gauge('procwatch_rules_loaded', 'Rules loaded.', () => pipeline.rules.length);
+  metrics.gauge('procwatch_log_lines_dropped', 'Log lines lost to write failures (full disk, closed pipe).', () => droppedLogLines());
 
   const app = Fastify({
     logger: false,
@@ -246,16 +253,20 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
 
   // Every body arrives as a Buffer (decompressed, size-checked); each route decides how to read it.
   app.removeAllContentTypeParsers();
+  // Ingest bodies charge what they hold (inflated bytes included) to the in-flight budget as they arrive.
+  const budget = new InflightBudget(config.limits.inflightBytes);
+  const reservations = new WeakMap<FastifyRequest['raw'], Reservation>();
   app.addContentTypeParser('*', (req, payload, done) => {
-    readBody(payload, req.headers['content-encoding'], config.limits, req.headers['content-length']).then(
+    const reservation = reservations.get(req.raw);
+    const hold = reservation ? (total: number): boolean => reservation.cover(total) : undefined;
+    readBody(payload, req.headers['content-encoding'], config.limits, req.headers['content-length'], hold).then(
       (buf) => done(null, buf),
       (err: Error) => done(err, undefined),
     );
   });
 
-  // Bytes of ingest bodies being received/decoded now (released when the response is done or the client goes).
-  let inflight = 0;
-  metrics.gauge('procwatch_inflight_body_bytes', 'Ingest request bytes being received or decoded.', () => inflight);
+  // Bytes of ingest bodies held now (released when the response is done or the client goes).
+  metrics.gauge('procwatch_inflight_body_bytes', 'Ingest request body bytes held (inflated) while received or decoded.', () => budget.bytes);
   app.addHook('onRequest', async (req, reply) => {
     const path = pathOf(req);
     if (PUBLIC_PATHS.has(path) || path === '/console' || path.startsWith('/console/')) return;
@@ -270,18 +281,18 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     }
     Object.assign(req, { actor: r.actor, scopes: r.scopes });
     if (isIngest(path)) {
+      // Admitted with a small charge (a declared Content-Length is only a promise: a slow client declaring
+      // 16 MiB must not hold 16 MiB of budget); the reservation then grows with the bytes actually held.
       const declared = Number(req.headers['content-length']);
-      const cost = Number.isFinite(declared) ? Math.min(declared, config.limits.bodyBytes) : config.limits.bodyBytes;
-      const busy = sink.full() ? 'ingest queue full' : inflight > 0 && inflight + cost > config.limits.inflightBytes ? 'too many request bodies in progress' : undefined;
-      if (busy) {
+      const initial = Math.min(Number.isFinite(declared) ? declared : config.limits.bodyBytes, ADMISSION_BYTES, config.limits.bodyBytes);
+      const reservation = sink.full() ? undefined : budget.admit(initial);
+      if (!reservation) {
         metrics.rejected.inc();
         reply.header('retry-after', '1');
-        return sendError(reply, path, 429, `${busy}; retry after 1 s`);
+        return sendError(reply, path, 429, `${sink.full() ? 'ingest queue full' : 'too many request bodies in progress'}; retry after 1 s`);
       }
-      inflight += cost;
-      reply.raw.once('close', () => {
-        inflight -= cost;
-      });
+      reservations.set(req.raw, reservation);
+      reply.raw.once('close', () => reservation.release());
     }
     return undefined;
   });
@@ -325,7 +336,12 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     return reply.headers(securityHeaders).type(f.type).send(f.body);
   });
 
-  registerIngestRoutes(app, { ingestor: sink, metrics, esVersion: config.elasticsearchVersion });
+  registerIngestRoutes(app, {
+    ingestor: sink,
+    metrics,
+    esVersion: config.elasticsearchVersion,
+    decode: { maxInflatedBytes: config.limits.decompressedBytes, maxSpoolBytes: config.limits.spoolBytes, maxDocumentBytes: config.limits.eventBytes },
+  });
   registerApiRoutes(app, {
     store,
     runner,

@@ -45,12 +45,19 @@ export interface ServeConfig {
     /** Events waiting for commit before ingest answers 429. */
     queueEvents: number;
     /**
-     * Request bytes being received and decoded at once (Content-Length, or body_bytes when unknown) before
-     * ingest answers 429: bounds the memory of bodies not yet in the queue.
+     * Request body bytes held at once (inflated bytes for compressed bodies, charged as they arrive) before ingest
+     * answers 429: bounds the memory of bodies not yet in the queue.
      */
     inflightBytes: number;
     /** Events committed per transaction at most (group commit). */
     commitEvents: number;
+    /** A request body delivering fewer bytes than this in any `bodyWindowMs` window is cut off (408). */
+    minBodyBytes: number;
+    bodyWindowMs: number;
+    /** Largest EVTX body spooled to a temporary file to be read (EVTX needs random access). */
+    spoolBytes: number;
+    /** Largest single event (JSON document, XML event, HEC envelope) in a body. */
+    eventBytes: number;
   };
   durability: 'full' | 'normal';
   retention: { hours: number; maxEvents: number };
@@ -102,7 +109,17 @@ export function defaultConfig(): ServeConfig {
     port: DEFAULT_PORT,
     dataDir: resolve('procwatch-data'),
     tokens: [],
-    limits: { bodyBytes: 16 << 20, decompressedBytes: 128 << 20, queueEvents: 20_000, commitEvents: 10_000, inflightBytes: 128 << 20 },
+    limits: {
+      bodyBytes: 16 << 20,
+      decompressedBytes: 128 << 20,
+      queueEvents: 20_000,
+      commitEvents: 10_000,
+      inflightBytes: 128 << 20,
+      minBodyBytes: 16 << 10,
+      bodyWindowMs: 10_000,
+      spoolBytes: 128 << 20,
+      eventBytes: 8 << 20,
+    },
     durability: 'full',
     retention: { hours: 72, maxEvents: 1_000_000 },
     rules: { paths: [], builtin: true },
@@ -172,6 +189,12 @@ function applyYaml(cfg: ServeConfig, doc: unknown, base: string): void {
     if (l.queue_events !== undefined) cfg.limits.queueEvents = int(l.queue_events, 'limits.queue_events', 1);
     if (l.commit_events !== undefined) cfg.limits.commitEvents = int(l.commit_events, 'limits.commit_events', 1);
     if (l.inflight_bytes !== undefined) cfg.limits.inflightBytes = int(l.inflight_bytes, 'limits.inflight_bytes', 1024);
+    if (l.min_body_bytes !== undefined) cfg.limits.minBodyBytes = int(l.min_body_bytes, 'limits.min_body_bytes', 0);
+    if (l.body_window_seconds !== undefined) cfg.limits.bodyWindowMs = 1000 * int(l.body_window_seconds, 'limits.body_window_seconds', 1);
+    if (l.spool_bytes !== undefined) cfg.limits.spoolBytes = int(l.spool_bytes, 'limits.spool_bytes', 1 << 16);
+    if (l.event_bytes !== undefined) cfg.limits.eventBytes = int(l.event_bytes, 'limits.event_bytes', 1024);
+    const knownLimits = ['body_bytes', 'decompressed_bytes', 'queue_events', 'commit_events', 'inflight_bytes', 'min_body_bytes', 'body_window_seconds', 'spool_bytes', 'event_bytes'];
+    for (const k of Object.keys(l)) if (!knownLimits.includes(k)) throw new ConfigError(`limits: unknown key "${k}"`);
   }
   if (doc.durability !== undefined) {
     if (doc.durability !== 'full' && doc.durability !== 'normal') throw new ConfigError('durability: expected full or normal');

@@ -5,7 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { decodeDocument, decodeStream } from '../formats/index.js';
+import { decodeDocument, decodeStream, type DecodeOptions } from '../formats/index.js';
+import { bodyFaults } from './body.js';
 import { formatDecodeError, type DecodeError, type WinEvent } from '../model/event.js';
 import type { Ingestor } from './ingest.js';
 import { storedKey } from './ingest.js';
@@ -18,6 +19,8 @@ export interface IngestRouteDeps {
   ingestor: Ingestor;
   metrics: Metrics;
   esVersion: string;
+  /** Bounds for decoding bodies (nested gzip, EVTX spool, one event's size). */
+  decode?: Pick<DecodeOptions, 'maxInflatedBytes' | 'maxSpoolBytes' | 'maxDocumentBytes'>;
 }
 
 /** At most this many decode errors are listed in a response (all are counted). */
@@ -36,24 +39,27 @@ function isEvent(r: WinEvent | DecodeError): r is WinEvent {
   return typeof (r as WinEvent).system === 'object' && (r as WinEvent).system !== null;
 }
 
-export async function decodeBody(buf: Buffer, name: string): Promise<{ events: WinEvent[]; errors: DecodeError[] }> {
+export async function decodeBody(buf: Buffer, name: string, options: DecodeOptions = {}): Promise<{ events: WinEvent[]; errors: DecodeError[] }> {
   const events: WinEvent[] = [];
   const errors: DecodeError[] = [];
-  for await (const item of decodeStream(Readable.from([buf]), name)) {
+  for await (const item of decodeStream(Readable.from([buf]), name, options)) {
     if ('event' in item) events.push(item.event);
     else errors.push(item.error);
   }
+  // Trailing garbage after the body's last gzip member: its data was taken, the garbage is reported.
+  for (const reason of bodyFaults.get(buf) ?? []) errors.push({ file: name, reason: `gzip: ${reason}` });
   return { events, errors };
 }
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps): void {
   const { ingestor, metrics } = deps;
+  const decodeOptions = deps.decode ?? {};
 
   // ---- generic ingest -------------------------------------------------------------------------------
   app.post('/ingest', async (req, reply) => {
     const buf = bodyBuffer(req);
     if (buf.length === 0) throw new HttpError(400, 'empty body: send NDJSON, a JSON array or Windows event XML');
-    const { events, errors } = await decodeBody(buf, 'http:/ingest');
+    const { events, errors } = await decodeBody(buf, 'http:/ingest', decodeOptions);
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, errors.length);
     const taken = events.length; // not `events` after the await: the decoded events need not outlive detection
@@ -154,7 +160,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
   const hecEvent = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const text = bodyBuffer(req).toString('utf8');
     if (text.trim() === '') return reply.code(400).send(HEC.noData);
-    const pieces = splitHec(text);
+    const pieces = splitHec(text, decodeOptions.maxDocumentBytes);
     const events: WinEvent[] = [];
     const errors: { index: number; reason: string }[] = [];
     for (const p of pieces) {
@@ -181,7 +187,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
   const hecRaw = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const buf = bodyBuffer(req);
     if (buf.length === 0) return reply.code(400).send(HEC.noData);
-    const { events, errors } = await decodeBody(buf, 'http:/services/collector/raw');
+    const { events, errors } = await decodeBody(buf, 'http:/services/collector/raw', decodeOptions);
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, errors.length);
     await ingestor.submit(events, arrival(reply));
