@@ -115,15 +115,15 @@ export function aggregate(rows: readonly AlertRow[]): Pick<StatsAnswer, 'by_seve
   };
 }
 
-export function registerStatsRoutes(app: FastifyInstance, store: Store): void {
+export function registerStatsRoutes(app: FastifyInstance, store: Store, scanLimit = STATS_SCAN_LIMIT): void {
   app.get('/api/stats', async (req): Promise<StatsAnswer> => {
     const { filter, status } = filterOf(req);
     const byStatus: Record<string, number> = {};
     for (const s of ALERT_STATUSES) byStatus[s] = (await store.listAlerts({ ...filter, status: s, limit: 1, offset: 0 })).total;
     const rows: AlertRow[] = [];
     let total = 0;
-    for (let offset = 0; offset < STATS_SCAN_LIMIT; offset += PAGE) {
-      const page = await store.listAlerts({ ...filter, ...(status ? { status } : {}), limit: Math.min(PAGE, STATS_SCAN_LIMIT - offset), offset });
+    for (let offset = 0; offset < scanLimit; offset += PAGE) {
+      const page = await store.listAlerts({ ...filter, ...(status ? { status } : {}), limit: Math.min(PAGE, scanLimit - offset), offset });
       total = page.total;
       rows.push(...page.items);
       if (page.items.length === 0 || rows.length >= total) break;

@@ -16,6 +16,28 @@ import { REPO_ROOT } from '../helpers/paths.js';
 import { AUTH, TOKEN } from './support/http.js';
 import { ndjson, sysmonProcessCreate } from './support/events.js';
 
+// The browser globals used inside page.evaluate callbacks (they run in Chromium; the tests' tsconfig has no DOM
+// lib, and adding it globally would retype fetch for every other test). Module-scoped declarations only.
+interface BrowserEl {
+  tagName: string;
+  textContent: string | null;
+  src: string;
+  clientWidth: number;
+  getAttributeNames(): string[];
+  getAttribute(name: string): string | null;
+}
+interface BrowserList extends Iterable<BrowserEl> {
+  length: number;
+}
+interface BrowserStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+declare const document: { scrollingElement: { scrollWidth: number } | null; scripts: BrowserList; querySelector(s: string): BrowserEl | null; querySelectorAll(s: string): BrowserList };
+declare const window: { innerWidth: number; __pwned?: number };
+declare const sessionStorage: BrowserStorage;
+declare const localStorage: BrowserStorage;
+
 const CHROMIUM = '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium; .ci/run does it)`;
 if (skip) process.stdout.write(`# console browser tests skipped: ${skip}\n`);
@@ -139,7 +161,7 @@ function noInjection(w: Watched, what: string): Promise<void> {
   return w.page
     .evaluate(() => {
       const bad: string[] = [];
-      if ((window as unknown as { __pwned?: number }).__pwned) bad.push('payload ran');
+      if (window.__pwned) bad.push('payload ran');
       if (document.querySelector('img[src="x"], svg[onload], img[onerror]')) bad.push('element injected');
       const scripts = [...document.scripts].filter((s) => !s.src.endsWith('/console/app.js'));
       if (scripts.length) bad.push(`${scripts.length} extra script element(s)`);

@@ -110,13 +110,13 @@ export function ProcessTree({ alert }: { alert: Doc }) {
                 <title>{visible(`${n.image ?? '?'}\n${n.commandLine ?? ''}`)}</title>
                 <rect x={x} y={y} width={NODE_W} height={NODE_H} rx={5} />
                 <text x={x + 8} y={y + 17} class="tree-image">
-                  {shorten(basename(n.image), 30)}
+                  {shorten(basename(n.image), 28)}
                 </text>
                 <text x={x + 8} y={y + 34} class="tree-meta">
-                  {shorten(`pid ${n.pid ?? '?'} · ${n.user ?? 'user ?'}${lifetimeOf(n) ? ` · ${lifetimeOf(n)}` : ''}`, 40)}
+                  {shorten(`pid ${n.pid ?? '?'} · ${n.user ?? 'user ?'}${lifetimeOf(n) ? ` · ${lifetimeOf(n)}` : ''}`, 36)}
                 </text>
                 <text x={x + 8} y={y + 51} class="tree-cmd">
-                  {shorten(n.commandLine, 38)}
+                  {shorten(n.commandLine, 33)}
                 </text>
               </g>
             );

@@ -5,7 +5,7 @@
 import uPlot from 'uplot';
 import { useEffect, useRef } from 'preact/hooks';
 import type { Stats } from '../api.js';
-import { useZone } from '../format.js';
+import { formatTime, useZone } from '../format.js';
 import { useWidth } from './useWidth.js';
 
 export const STACK = ['critical', 'high', 'medium', 'low', 'informational'] as const;
@@ -31,7 +31,11 @@ export function TimeChart({ stats, onPick }: { stats: Stats; onPick: (startMs: n
       legend: { show: false },
       cursor: { drag: { x: false, y: false }, points: { show: false } },
       scales: { x: { time: true, range: (_u, lo, hi) => [lo - width_ms / 2000, hi + width_ms / 2000] }, y: { range: (_u, _lo, hi) => [0, Math.max(1, hi)] } },
-      axes: [{ stroke: '#5b6673', grid: { show: false } }, { stroke: '#5b6673', size: 40 }],
+      // Tick labels in the console's one time format (month-day hour:minute), in the zone chosen.
+      axes: [
+        { stroke: '#5b6673', grid: { show: false }, values: (_u, ticks) => ticks.map((t) => formatTime(t * 1000, zone).slice(5, 16)) },
+        { stroke: '#5b6673', size: 40 },
+      ],
       ...(zone === 'utc' ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
       series: [{}, ...STACK.map((s) => ({ label: s, fill: COLORS[s], stroke: COLORS[s], width: 0, paths: bars, points: { show: false } }))],
     };

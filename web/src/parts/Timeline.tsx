@@ -52,11 +52,11 @@ export function Timeline({ items, lanes, label }: { items: TimelineItem[]; lanes
             );
             return it.route ? <a href={it.route}>{mark}</a> : mark;
           })}
-          <text class="tl-axis" x={LABEL_W} y={h - 6}>
+          <text class="tl-axis" x={LABEL_W} y={h - 20}>
             {formatTime(min, zone)}
           </text>
           {max !== min ? (
-            <text class="tl-axis" x={w - 12} y={h - 20} text-anchor="end">
+            <text class="tl-axis" x={w - 12} y={h - 6} text-anchor="end">
               {formatTime(max, zone)}
             </text>
           ) : null}

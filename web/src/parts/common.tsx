@@ -33,7 +33,7 @@ export function Section({ title, children, id }: { title: string; children: Comp
 
 /** A definition list; rows whose value is empty are left out. */
 export function Fields({ rows }: { rows: [string, ComponentChildren][] }) {
-  const kept = rows.filter(([, v]) => v !== undefined && v !== null && v !== '' && v !== false);
+  const kept = rows.filter(([, v]) => v !== undefined && v !== null && v !== '' && v !== false && !isEmptyText(v));
   return (
     <dl class="fields">
       {kept.map(([k, v]) => (
@@ -44,6 +44,13 @@ export function Fields({ rows }: { rows: [string, ComponentChildren][] }) {
       ))}
     </dl>
   );
+}
+
+/** An <X> with nothing to show (it renders nothing, so its row is left out too). */
+function isEmptyText(v: ComponentChildren): boolean {
+  if (v === null || typeof v !== 'object' || !('type' in v) || v.type !== X) return false;
+  const inner = (v.props as { v?: unknown }).v;
+  return inner === undefined || inner === null || inner === '';
 }
 
 export function Loading() {
