@@ -33,7 +33,7 @@ export function TimeChart({ stats, onPick }: { stats: Stats; onPick: (startMs: n
       scales: { x: { time: true, range: (_u, lo, hi) => [lo - width_ms / 2000, hi + width_ms / 2000] }, y: { range: (_u, _lo, hi) => [0, Math.max(1, hi)] } },
       // Tick labels in the console's one time format (month-day hour:minute), in the zone chosen.
       axes: [
-        { stroke: '#5b6673', grid: { show: false }, values: (_u, ticks) => ticks.map((t) => formatTime(t * 1000, zone).slice(5, 16)) },
+        { stroke: '#5b6673', grid: { show: false }, space: 110, values: (_u, ticks) => ticks.map((t) => formatTime(t * 1000, zone).slice(5, 16)) },
         { stroke: '#5b6673', size: 40 },
       ],
       ...(zone === 'utc' ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
