@@ -433,4 +433,23 @@ describe('web console in Chromium (1440×900 and 390×844)', { skip }, () => {
       }
     }
   });
+
+  test('live: a new alert announces itself on the list; refresh shows it', async () => {
+    const w = await open(WIDE);
+    try {
+      await w.page.goto(`${srv.url}/console/#/alerts`);
+      await w.page.waitForSelector('.live.on');
+      await w.page.waitForSelector('table.alerts tbody tr');
+      await ingest(ndjson([sysmonProcessCreate({ recordId: 910001, host: 'LIVE01.corp.example', time: '2024-05-03T09:00:00.000Z' })]), { 'content-type': 'application/x-ndjson' });
+      await w.page.waitForSelector('button.fresh');
+      assert.match((await w.page.textContent('button.fresh')) ?? '', /^1 new/);
+      assert.equal(await w.page.$('td.c-host:has-text("LIVE01")'), null, 'the list does not move by itself');
+      await w.page.click('button.fresh');
+      await w.page.waitForSelector('table.alerts tbody tr:first-child td.c-host:has-text("LIVE01.corp.example")');
+      assert.equal(await w.page.$('button.fresh'), null);
+      assert.deepEqual(w.errors, []);
+    } finally {
+      await w.ctx.close();
+    }
+  });
 });
