@@ -41,7 +41,8 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     onRefused();
     throw new ApiError('the server refused the token', res.status);
   }
-  const body: unknown = res.status === 204 ? null : await res.json().catch(() => null);
+  // A body that is not JSON (a proxy's error page) is reported by its status below.
+  const body: unknown = res.status === 204 ? null : await res.json().catch((err: unknown) => (err instanceof SyntaxError ? null : Promise.reject(err)));
   if (!res.ok) {
     const msg = body && typeof body === 'object' && 'error' in body ? String((body as { error: unknown }).error) : `HTTP ${res.status}`;
     throw new ApiError(msg, res.status);

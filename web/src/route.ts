@@ -21,8 +21,18 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(q < 0 ? '' : h.slice(q + 1));
   const [view, ...rest] = path.split('/');
   const known = (VIEWS as readonly string[]).includes(view ?? '') ? view! : 'overview';
-  const id = rest.length > 0 && rest.join('/') !== '' ? decodeURIComponent(rest.join('/')) : undefined;
+  const id = rest.length > 0 && rest.join('/') !== '' ? decodeId(rest.join('/')) : undefined;
   return { view: known, ...(id !== undefined ? { id } : {}), params };
+}
+
+/** A hand-edited URL may carry a malformed %-escape: it is then taken as typed (the API answers 404). */
+function decodeId(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch (err) {
+    if (err instanceof URIError) return raw;
+    throw err;
+  }
 }
 
 /** The href of a view, detail page or filtered list; empty parameters are left out. */
