@@ -150,6 +150,7 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
       ...optional('suppressed', suppressed),
       ...optional('since', since),
       ...optional('until', until),
+      ...optional('text', freeText(query.q)),
     });
     return { total: res.total, ...page, items: res.items.map(alertView) };
   });
@@ -315,6 +316,17 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
     reply.hijack();
     d.hub.subscribe(reply.raw);
   });
+}
+
+/** Longest `q` accepted: a search term, not a document (each one is a full scan of the alert texts). */
+export const MAX_QUERY_CHARS = 200;
+
+/** The `q` free-text parameter: trimmed, empty means none, bounded in length. */
+export function freeText(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  if (!t) return undefined;
+  if (t.length > MAX_QUERY_CHARS) throw new HttpError(400, `q: at most ${MAX_QUERY_CHARS} characters`);
+  return t;
 }
 
 function badBool(): never {

@@ -21,6 +21,7 @@ import { TokenRegistry } from './tokenRegistry.js';
 import { routeNeed, type Scope } from './scopes.js';
 import { registerIngestRoutes } from './ingestRoutes.js';
 import { alertView, registerApiRoutes } from './apiRoutes.js';
+import { registerStatsRoutes } from './statsRoutes.js';
 import { esError } from './elastic.js';
 import { HEC } from './hec.js';
 import { JetStreamPublisher } from '../distribute/publisher.js';
@@ -99,14 +100,19 @@ interface StaticFile {
   body: Buffer;
 }
 
-function loadConsole(): Map<string, StaticFile> {
+/**
+ * The console as `npm run build` bundles it (scripts/build-console.mjs → dist/console/). Read from the package
+ * root's dist/ both when running compiled (dist/server/app.js) and from sources (src/server/app.ts).
+ */
+function loadConsole(notice: (line: string) => void): Map<string, StaticFile> {
   const files = new Map<string, StaticFile>();
-  const types: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+  const types: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8', 'favicon.svg': 'image/svg+xml' };
   for (const [name, type] of Object.entries(types)) {
     try {
-      files.set(name, { type, body: readFileSync(new URL(`../../web/${name}`, import.meta.url)) });
-    } catch {
-      // The console is optional: the API works without it.
+      files.set(name, { type, body: readFileSync(new URL(`../../dist/console/${name}`, import.meta.url)) });
+    } catch (err) {
+      // The console is optional (the API works without it), but say why it is missing.
+      notice(`procwatch: console file ${name} not served (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run npm run build`);
     }
   }
   return files;
@@ -321,7 +327,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     const who = req as FastifyRequest & { actor?: string; scopes?: Scope[] };
     return { name: who.actor ?? 'anonymous', scopes: who.scopes ?? [] };
   });
-  const consoleFiles = loadConsole();
+  const consoleFiles = loadConsole(notice);
   const securityHeaders = {
     'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     'x-content-type-options': 'nosniff',
@@ -356,6 +362,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     version,
     startedAt,
   });
+  registerStatsRoutes(app, store);
 
   const pruneTimer = setInterval(() => {
     store.pruneEvents(config.retention.hours * 3_600_000, config.retention.maxEvents).catch(() => metrics.errors.inc({ component: 'retention' }));

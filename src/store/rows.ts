@@ -83,7 +83,18 @@ export function alertFilter(q: AlertQuery, d: Dialect): Where {
   if (q.suppressed !== undefined) where.add('suppressed = ?', d.writeBool(q.suppressed));
   if (q.since) where.add('time >= ?', q.since);
   if (q.until) where.add('time <= ?', q.until);
+  if (q.text) where.add("lower(doc) LIKE ? ESCAPE '\\'", textPattern(q.text));
   return where;
+}
+
+/**
+ * The LIKE pattern that finds `text` inside the stored alert document. The document is JSON text, so the
+ * term is JSON-escaped the same way (a command line's `C:\Windows` is stored as `C:\\Windows`), lower-cased
+ * for ASCII only (SQLite's lower() folds nothing else), and LIKE's own wildcards are escaped.
+ */
+export function textPattern(text: string): string {
+  const asJson = JSON.stringify(text).slice(1, -1).replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return `%${asJson.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export function incidentFilter(q: IncidentQuery, d: Dialect): Where {

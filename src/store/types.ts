@@ -140,6 +140,8 @@ export interface AlertQuery {
   /** Event time bounds (ISO 8601, inclusive). */
   since?: string;
   until?: string;
+  /** Free text: a case-insensitive substring of the alert document (command line, image, host, user, rule, ...). */
+  text?: string;
   limit: number;
   offset: number;
 }

@@ -1,0 +1,176 @@
+/**
+ * The console's API client: the token travels in the Authorization header (never in a URL), kept in this tab's
+ * sessionStorage only. A refused token signs the console out.
+ */
+const TOKEN_KEY = 'procwatch.token';
+
+export function savedToken(): string {
+  return sessionStorage.getItem(TOKEN_KEY) ?? '';
+}
+
+export function saveToken(token: string): void {
+  sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+export function forgetToken(): void {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** Called when the server refuses the token (the app shell goes back to the sign-in page). */
+let onRefused: () => void = () => {};
+export function whenRefused(f: () => void): void {
+  onRefused = f;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}, token = savedToken()): Promise<T> {
+  const res = await fetch(path, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  if (res.status === 401 || res.status === 403) {
+    onRefused();
+    throw new ApiError('the server refused the token', res.status);
+  }
+  // A body that is not JSON (a proxy's error page) is reported by its status below.
+  const body: unknown = res.status === 204 ? null : await res.json().catch((err: unknown) => (err instanceof SyntaxError ? null : Promise.reject(err)));
+  if (!res.ok) {
+    const msg = body && typeof body === 'object' && 'error' in body ? String((body as { error: unknown }).error) : `HTTP ${res.status}`;
+    throw new ApiError(msg, res.status);
+  }
+  return body as T;
+}
+
+/** A JSON object from the API, read defensively (documents are free-form). */
+export type Doc = Record<string, unknown>;
+
+export interface Page<T> {
+  total: number;
+  limit: number;
+  offset: number;
+  items: T[];
+}
+
+export interface AlertItem {
+  id: string;
+  status: string;
+  assignee: string | null;
+  status_reason: string | null;
+  severity: string;
+  rule_id: string;
+  time: string;
+  host: string;
+  user: string | null;
+  incident_id: string | null;
+  suppressed: boolean;
+  alert: Doc;
+}
+
+export interface AuditItem {
+  seq: number;
+  time: number;
+  actor: string;
+  action: string;
+  detail: Doc;
+}
+
+export interface ActionItem {
+  id: string;
+  alertId: string;
+  workflow: string;
+  kind: string;
+  status: string;
+  dryRun: boolean;
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  createdAt: number;
+}
+
+export interface AlertDetail extends AlertItem {
+  actions: ActionItem[];
+  audit: AuditItem[];
+}
+
+export interface IncidentItem {
+  id: string;
+  status: string;
+  assignee: string | null;
+  status_reason: string | null;
+  severity: string;
+  host: string;
+  user: string | null;
+  first_seen: string;
+  last_seen: string;
+  alert_count: number;
+}
+
+export interface IncidentDetail extends IncidentItem {
+  alerts: AlertItem[];
+  audit: AuditItem[];
+}
+
+export interface RuleMeta {
+  id: string;
+  title: string;
+  level?: string;
+  description?: string;
+  falsepositives?: string[];
+}
+
+export interface Stats {
+  total: number;
+  scanned: number;
+  truncated: boolean;
+  by_status: Record<string, number>;
+  by_severity: Record<string, number>;
+  buckets: { width_ms: number; start: string[]; counts: Record<string, number[]> };
+  top_rules: { rule_id: string; title: string; count: number }[];
+  top_hosts: { host: string; count: number }[];
+}
+
+let rulesCache: Promise<Map<string, RuleMeta>> | undefined;
+/** The loaded rules by id (titles and levels for "why it fired"), fetched once per page load. */
+export function rulesById(): Promise<Map<string, RuleMeta>> {
+  rulesCache ??= api<{ items: RuleMeta[] }>('/api/rules').then(
+    (r) => new Map(r.items.map((m) => [m.id, m])),
+    (err: unknown) => {
+      rulesCache = undefined;
+      throw err;
+    },
+  );
+  return rulesCache;
+}
+
+/** `obj.a.b.c` of a free-form document, or undefined. */
+export function get(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const k of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Doc)[k];
+  }
+  return cur;
+}
+
+export function str(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
+}
+
+export function arr(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+export function obj(v: unknown): Doc | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Doc) : undefined;
+}
