@@ -6,7 +6,7 @@
  * a fixed share and then the rest, keeping both of its ends; user, reason and image are shown only when they fit.
  */
 import type { Alert } from '../model/alert.js';
-import { displayWidth, shorten, terminalSafe, truncateEnd } from './text.js';
+import { displayWidth, fits, shorten, terminalSafe, truncateEnd, widthWithin } from './text.js';
 import { bold, colourSeverity } from './colour.js';
 
 const GAP = 2;
@@ -35,7 +35,7 @@ interface Column {
 const TIME: Column = { key: 'time', title: 'TIME', required: true, min: 14, floor: 8, pref: 20, max: 24, fit: fitTime };
 const SEVERITY: Column = { key: 'severity', title: 'SEVERITY', short: 'SEV', required: true, min: 4, floor: 4, pref: 8, max: 13, fit: fitSeverity };
 const HOST: Column = { key: 'host', title: 'HOST', required: true, min: 8, floor: 6, pref: 12, max: 24, fit: fitHost };
-const RULE: Column = { key: 'rule', title: 'RULE', required: true, min: 16, floor: 8, pref: 32, max: 52, fit: truncateEnd };
+const RULE: Column = { key: 'rule', title: 'RULE', required: true, min: 16, floor: 10, pref: 32, max: 52, fit: truncateEnd };
 const COMMAND: Column = { key: 'command', title: 'COMMAND LINE', short: 'COMMAND', required: true, min: 16, floor: 10, pref: 16, max: Number.MAX_SAFE_INTEGER, fit: shorten };
 const USER: Column = { key: 'user', title: 'USER', required: false, min: 8, floor: 8, pref: 16, max: 24, fit: truncateEnd };
 const REASON: Column = { key: 'reason', title: 'REASON', required: false, min: 16, floor: 16, pref: 40, max: 60, fit: truncateEnd };
@@ -48,8 +48,8 @@ const GROW_ORDER: readonly Column[] = [SEVERITY, TIME, HOST, RULE];
 const GROW_MORE_ORDER: readonly Column[] = [RULE, HOST, TIME, SEVERITY];
 /** Optional columns, most wanted first. */
 const OPTIONAL_ORDER: readonly Column[] = [USER, REASON, IMAGE];
-/** Squeezed first when even the minimums do not fit; the last ones standing are time and severity. */
-const SQUEEZE_ORDER: readonly Column[] = [COMMAND, RULE, HOST, TIME, SEVERITY];
+/** Squeezed first when even the minimums do not fit: the command line, read first, gives way after rule and host. */
+const SQUEEZE_ORDER: readonly Column[] = [RULE, HOST, COMMAND, TIME, SEVERITY];
 
 export interface TableOptions {
   /** Terminal width in columns; no line is wider. */
@@ -111,33 +111,33 @@ export function fitTime(iso: string, width: number): string {
 const SEVERITY_ABBREVIATION: Record<string, string> = { critical: 'crit', high: 'high', medium: 'med', low: 'low', informational: 'info' };
 
 function fitSeverity(severity: string, width: number): string {
-  if (displayWidth(severity) <= width) return severity;
+  if (fits(severity, width)) return severity;
   return truncateEnd(SEVERITY_ABBREVIATION[severity] ?? severity, width);
 }
 
 /** The full name if it fits, else its first label (`WS01.corp.example` → `WS01`): the domain is mostly the same. */
 function fitHost(host: string, width: number): string {
-  if (displayWidth(host) <= width) return host;
+  if (fits(host, width)) return host;
   const dot = host.indexOf('.');
   return truncateEnd(dot > 0 ? host.slice(0, dot) : host, width);
 }
 
 /** The full path if it fits, else the file name (both ends kept): `C:\Users\Public\cr.exe` → `cr.exe`. */
 function fitImage(path: string, width: number): string {
-  if (displayWidth(path) <= width) return path;
+  if (fits(path, width)) return path;
   const name = path.slice(Math.max(path.lastIndexOf('\\'), path.lastIndexOf('/')) + 1);
   return shorten(name, width);
 }
 
-/** The width a column would take with nothing else on screen: its widest cell or title, capped at `max`. */
-function naturalWidth(column: Column, rows: readonly Cells[]): number {
-  let widest = 0;
+/** The width a column would take with nothing else on screen: its widest cell or title, capped at `max` and the table. */
+function naturalWidth(column: Column, rows: readonly Cells[], tableWidth: number): number {
+  const cap = Math.min(column.max, tableWidth);
+  let widest = displayWidth(column.title);
   for (const r of rows) {
-    // Cells wider than the cap need no exact width (long command lines are measured once, here, at most).
-    widest = Math.max(widest, displayWidth(r[column.key]));
-    if (widest >= column.max) return column.max;
+    widest = Math.max(widest, widthWithin(r[column.key], cap));
+    if (widest >= cap) return cap;
   }
-  return Math.min(column.max, Math.max(widest, displayWidth(column.title)));
+  return widest;
 }
 
 /**
@@ -152,7 +152,7 @@ export function layoutTable(alerts: readonly Alert[], width: number): TableLayou
 
 function layoutRows(rows: readonly Cells[], requestedWidth: number): TableLayout {
   const width = Math.max(1, Math.floor(requestedWidth));
-  const natural = new Map<Column, number>(DISPLAY_ORDER.map((c) => [c, naturalWidth(c, rows)]));
+  const natural = new Map<Column, number>(DISPLAY_ORDER.map((c) => [c, naturalWidth(c, rows, width)]));
   const widths = new Map<Column, number>();
   for (const c of SQUEEZE_ORDER) widths.set(c, Math.min(c.min, natural.get(c)!));
   const used = (): number => [...widths.values()].reduce((s, w) => s + w, 0) + GAP * (widths.size - 1);
@@ -184,7 +184,7 @@ function layoutRows(rows: readonly Cells[], requestedWidth: number): TableLayout
   for (const c of [...widths.keys()]) {
     if (c === COMMAND) continue;
     const w = widths.get(c)!;
-    const shown = Math.max(displayWidth(titleFor(c, w)), ...rows.map((r) => displayWidth(c.fit(r[c.key], w))));
+    const shown = rows.reduce((widest, r) => Math.max(widest, displayWidth(c.fit(r[c.key], w))), displayWidth(titleFor(c, w)));
     if (shown < w) {
       widths.set(c, shown);
       free += w - shown;
@@ -211,7 +211,7 @@ function squeeze(widths: Map<Column, number>, width: number, used: () => number)
 }
 
 function titleFor(column: Column, width: number): string {
-  if (displayWidth(column.title) <= width) return column.title;
+  if (fits(column.title, width)) return column.title;
   return truncateEnd(column.short ?? column.title, width);
 }
 
@@ -276,10 +276,10 @@ export function renderIncidentHeader(h: IncidentHeading, width: number, colour =
     [8, 12, 8],
   ];
   const build = ([timeWidth, hostWidth, idWidth]: [number, number, number], sev: string): string =>
-    `INCIDENT ${truncateEnd(id, idWidth)}  ${sev}  host ${truncateEnd(host, hostWidth)}  ${fitTime(terminalSafe(h.first), timeWidth)} .. ${fitTime(terminalSafe(h.last), timeWidth)}  ${count}`;
+    `INCIDENT ${truncateEnd(id, idWidth)}  ${sev}  host ${fitHost(host, hostWidth)}  ${fitTime(terminalSafe(h.first), timeWidth)} .. ${fitTime(terminalSafe(h.last), timeWidth)}  ${count}`;
   for (const v of variants) {
     const plain = build(v, severity);
-    if (displayWidth(plain) <= width) return colour ? build(v, colourSeverity(h.severity, severity)) : plain;
+    if (fits(plain, width)) return colour ? build(v, colourSeverity(h.severity, severity)) : plain;
   }
   return truncateEnd(build(variants[variants.length - 1]!, severity), width);
 }
