@@ -12,6 +12,8 @@ import { bold, colourSeverity } from './colour.js';
 const GAP = 2;
 /** The command line's share of the width, reserved before the other columns grow past their minimum. */
 const COMMAND_SHARE = 0.36;
+/** What it grows to once the others have their preferred widths, before they grow further. */
+const COMMAND_COMFORT = 0.45;
 
 type Key = 'time' | 'severity' | 'host' | 'user' | 'rule' | 'reason' | 'image' | 'command';
 type Cells = Record<Key, string>;
@@ -143,7 +145,7 @@ function naturalWidth(column: Column, rows: readonly Cells[], tableWidth: number
 /**
  * Hands out `width` columns by priority: every required column its minimum (squeezed on a very narrow terminal);
  * the command line 36% of the width; time, severity, host and rule their preferred widths; the command line up to
- * half the width; the required columns up to their caps; then user, reason and image if their minimum still fits;
+ * 45% of the width; the required columns up to their caps; then user, reason and image if their minimum still fits;
  * the command line all that is left.
  */
 export function layoutTable(alerts: readonly Alert[], width: number): TableLayout {
@@ -168,7 +170,8 @@ function layoutRows(rows: readonly Cells[], requestedWidth: number): TableLayout
   };
   grow(COMMAND, Math.floor(width * COMMAND_SHARE));
   for (const c of GROW_ORDER) grow(c, c.pref);
-  grow(COMMAND, Math.floor(width / 2));
+  free += reclaim(widths, rows);
+  grow(COMMAND, Math.floor(width * COMMAND_COMFORT));
   for (const c of GROW_MORE_ORDER) grow(c, c.max);
   for (const c of OPTIONAL_ORDER) {
     const start = Math.min(c.min, natural.get(c)!);
@@ -179,19 +182,26 @@ function layoutRows(rows: readonly Cells[], requestedWidth: number): TableLayout
   }
   grow(COMMAND, COMMAND.max);
   for (const c of OPTIONAL_ORDER) grow(c, c.max);
-  // Columns whose fitted cells came out narrower (a host shown by its first label, "crit" for critical) hand
-  // the difference to the command line.
-  for (const c of [...widths.keys()]) {
+  free += reclaim(widths, rows);
+  grow(COMMAND, COMMAND.max);
+  return { width, columns: DISPLAY_ORDER.filter((c) => widths.has(c)).map((c) => ({ column: c, width: widths.get(c)! })) };
+}
+
+/**
+ * Columns whose fitted cells come out narrower than the column (a host shown by its first label, "crit" for
+ * critical) give the difference back; returns how much.
+ */
+function reclaim(widths: Map<Column, number>, rows: readonly Cells[]): number {
+  let freed = 0;
+  for (const [c, w] of widths) {
     if (c === COMMAND) continue;
-    const w = widths.get(c)!;
     const shown = rows.reduce((widest, r) => Math.max(widest, displayWidth(c.fit(r[c.key], w))), displayWidth(titleFor(c, w)));
     if (shown < w) {
       widths.set(c, shown);
-      free += w - shown;
+      freed += w - shown;
     }
   }
-  grow(COMMAND, COMMAND.max);
-  return { width, columns: DISPLAY_ORDER.filter((c) => widths.has(c)).map((c) => ({ column: c, width: widths.get(c)! })) };
+  return freed;
 }
 
 /** Narrows required columns until the minimums fit: to their floors, then to one column each, then drops some. */
