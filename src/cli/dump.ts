@@ -13,6 +13,7 @@ import { joinRecords, parseEvtxFile, renderEvtxFile, renderRecord, type EvtxErro
 import { formatDecodeError } from '../model/event.js';
 import { threadsFromEnv } from '../formats/evtxFile.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
+import { safeLine } from '../output/text.js';
 
 export const DUMP_FORMATS = ['jsonl', 'json', 'xml'] as const;
 export type DumpFormat = (typeof DUMP_FORMATS)[number];
@@ -58,14 +59,14 @@ export async function dumpEvtx(file: string, opts: DumpOptions, stdout: Writable
     if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
     fileSize = st.size;
   } catch (err) {
-    stderr.write(`procwatch dump: ${file}: ${(err as Error).message}\n`);
+    stderr.write(safeLine(`procwatch dump: ${file}: ${(err as Error).message}`));
     return EXIT_USAGE;
   }
   const out = opts.output ? createWriteStream(opts.output) : stdout;
   let closed = false;
   out.on('error', (err: NodeJS.ErrnoException) => {
     closed = true; // EPIPE (e.g. `| head`) ends the dump quietly; other errors are reported below
-    if (err.code !== 'EPIPE') stderr.write(`procwatch dump: ${opts.output ?? 'stdout'}: ${err.message}\n`);
+    if (err.code !== 'EPIPE') stderr.write(safeLine(`procwatch dump: ${opts.output ?? 'stdout'}: ${err.message}`));
   });
   const writer = new BufferedWriter(out);
   let records = 0;
@@ -82,7 +83,7 @@ export async function dumpEvtx(file: string, opts: DumpOptions, stdout: Writable
       for (const e of block.errors) {
         errors++;
         if (e.offset === 0 && e.reason.startsWith('bad file signature')) notEvtx = true;
-        stderr.write(formatEvtxError(e) + '\n');
+        stderr.write(safeLine(formatEvtxError(e))); // file names and reasons can quote raw bytes
       }
       if (block.count > 0) {
         if (opts.format === 'json') await writer.write((records > 0 ? ',\n' : '\n') + block.text);
@@ -94,7 +95,7 @@ export async function dumpEvtx(file: string, opts: DumpOptions, stdout: Writable
   } catch (err) {
     // Reading failed mid-file (I/O error, a worker thread lost): say where the dump stopped.
     await writer.flush();
-    stderr.write(`procwatch dump: ${file}: stopped after ${records} records: ${(err as Error).message}\n`);
+    stderr.write(safeLine(`procwatch dump: ${file}: stopped after ${records} records: ${(err as Error).message}`));
     return EXIT_USAGE;
   }
   if (opts.format === 'json') await writer.write('\n]\n');
@@ -104,7 +105,7 @@ export async function dumpEvtx(file: string, opts: DumpOptions, stdout: Writable
     out.end();
     await once(out, 'finish').catch(() => undefined);
   }
-  if (errors > 0) stderr.write(`procwatch dump: ${file}: ${records} records, ${errors} problems reported\n`);
+  if (errors > 0) stderr.write(safeLine(`procwatch dump: ${file}: ${records} records, ${errors} problems reported`));
   if (notEvtx && records === 0) return EXIT_USAGE;
   return EXIT_OK;
 }

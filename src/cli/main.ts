@@ -10,6 +10,7 @@ import { registerServe } from './serve.js';
 import { registerWorker } from './worker.js';
 import { registerToken } from './token.js';
 import { EXIT_USAGE } from './exit.js';
+import { terminalSafe } from '../output/text.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -17,7 +18,9 @@ export async function main(argv: string[]): Promise<number> {
     .name('procwatch')
     .description('Detection engine for Windows process telemetry (EVTX, Windows XML, JSON/NDJSON; Sigma rules)')
     .version(await readVersion(), '-V, --version')
-    .showHelpAfterError()
+    // Errors echo what was typed (an unknown option, a bad value): escaped like everything else echoed. Line by
+    // line, as commander's own messages have two ("(Did you mean scan?)"); a typed newline only starts a line.
+    .configureOutput({ outputError: (text, write) => write(text.split('\n').map(terminalSafe).join('\n')) })
     .exitOverride();
   let exitCode = 0;
   const setExit = (code: number): void => {
@@ -29,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   registerServe(program, setExit);
   registerWorker(program, setExit);
   registerToken(program, setExit);
+  pointToHelp(program, 'procwatch');
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -39,6 +43,15 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   return exitCode;
+}
+
+/**
+ * A usage error prints the error and one line naming the command's --help, never the whole help: on a terminal the
+ * help scrolls the error itself out of sight. Set on every command after they are all registered.
+ */
+function pointToHelp(command: Command, path: string): void {
+  command.showHelpAfterError(`Run '${path} --help' for the options.`);
+  for (const sub of command.commands) pointToHelp(sub, `${path} ${sub.name()}`);
 }
 
 async function readVersion(): Promise<string> {

@@ -3,9 +3,8 @@ import type { Writable } from 'node:stream';
 import type { Alert, Severity } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
 import { toEcsAlert } from '../output/ecs.js';
-import { renderTable } from '../output/table.js';
+import { layoutTable, renderIncidentHeader, renderRows, renderTable } from '../output/table.js';
 import { alertCsvHeader, alertCsvRow } from '../output/csv.js';
-import { terminalSafe } from '../output/text.js';
 import { toOcsfFinding } from '../output/ocsf.js';
 import { timelineCsvHeader, timelineCsvRow, timelineRows } from '../output/timeline.js';
 
@@ -14,8 +13,10 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface RenderOptions {
   group?: 'incidents';
-  /** Terminal width for the table view. */
+  /** Terminal width for the table view: no line of it is wider. */
   width: number;
+  /** Severity colours in the table view (decided by the caller from the destination, NO_COLOR and FORCE_COLOR). */
+  colour?: boolean;
 }
 
 export async function writeAlerts(out: Writable, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions): Promise<void> {
@@ -28,7 +29,7 @@ export async function writeAlerts(out: Writable, alerts: readonly Alert[], forma
 async function writeFlat(w: ChunkedWriter, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions): Promise<void> {
   switch (format) {
     case 'table':
-      if (alerts.length > 0) await w.write(renderTable(alerts, options.width));
+      if (alerts.length > 0) await w.write(renderTable(alerts, { width: options.width, colour: options.colour }));
       return;
     case 'jsonl':
       for (const a of alerts) await w.write(`${JSON.stringify(toEcsAlert(a))}\n`);
@@ -81,13 +82,16 @@ export function groupIncidents(alerts: readonly Alert[]): IncidentGroup[] {
   return [...groups.values()].sort((x, y) => (x.first < y.first ? -1 : x.first > y.first ? 1 : 0));
 }
 
+const INDENT = '  ';
+
 async function writeIncidents(w: ChunkedWriter, groups: IncidentGroup[], format: OutputFormat, options: RenderOptions): Promise<void> {
   if (format === 'table') {
+    // One layout for every incident's table (indented by two), so the columns line up down the whole output.
+    const layout = layoutTable(groups.flatMap((g) => g.alerts), options.width - INDENT.length);
     for (const g of groups) {
-      await w.write(
-        `INCIDENT ${terminalSafe(g.id)}  severity ${g.severity}  host ${terminalSafe(g.host)}  ${g.first} .. ${g.last}  ${g.alerts.length} alert${g.alerts.length === 1 ? '' : 's'}\n`,
-      );
-      await w.write(renderTable(g.alerts, options.width).replace(/^/gm, '  '));
+      const heading = { id: g.id, severity: g.severity, host: g.host, first: g.first, last: g.last, alertCount: g.alerts.length };
+      await w.write(`${renderIncidentHeader(heading, options.width, options.colour)}\n`);
+      for (const line of renderRows(g.alerts, layout, options.colour)) await w.write(`${INDENT}${line}\n`);
       await w.write('\n');
     }
     return;

@@ -4,6 +4,7 @@
  * events that come later in the files); events themselves are streamed, never held.
  */
 import { createWriteStream } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
@@ -18,6 +19,9 @@ import { loadPlaceholders } from '../rules/index.js';
 import { ConfigError, CONTEXT_EVENTS } from '../correlate/index.js';
 import { parseDuration } from '../triage/config.js';
 import { writeAlerts, OUTPUT_FORMATS, type OutputFormat } from './render.js';
+import { ProblemReport } from './problems.js';
+import { safeLine } from '../output/text.js';
+import { colourEnabled } from '../output/colour.js';
 import { EXIT_ALERTS, EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 
 export interface ScanOptions {
@@ -80,7 +84,7 @@ export function registerScan(program: Command, setExit: SetExit): void {
     .option('--no-prefilter', 'decode every record (by default records that can neither match a rule nor serve correlation are skipped undecoded)')
     .option('--no-progress', 'no progress bar even on a terminal')
     .option('-q, --quiet', 'no summary on stderr')
-    .option('-v, --verbose', 'print every rule warning (unknown fields, unsupported log sources)')
+    .option('-v, --verbose', 'list every rule warning and every input problem (by default: counts, one line per damaged file)')
     .action(async (paths: string[], options: ScanOptions) => {
       setExit(await runScan(paths, options));
     });
@@ -104,6 +108,13 @@ function positiveInteger(value: string): number {
 
 export async function runScan(paths: string[], options: ScanOptions): Promise<number> {
   const format: OutputFormat = options.format ?? (process.stdout.isTTY && !options.output ? 'table' : 'jsonl');
+  // A rule path that cannot be read would leave a scan without the rules the analyst asked for: a silent false
+  // negative. It is a usage error, before any input is read.
+  const badRulePath = await firstUnreadable(options.rules);
+  if (badRulePath) {
+    warn(`procwatch scan: --rules ${badRulePath.path}: ${badRulePath.reason}`);
+    return EXIT_USAGE;
+  }
   let pipeline: Pipeline;
   try {
     const placeholders = options.placeholders ? await loadPlaceholders(options.placeholders) : undefined;
@@ -127,15 +138,17 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   } catch (err) {
     // A bad config or placeholders file is a usage error: say which file and why, no stack trace.
     if (err instanceof ConfigError || (err instanceof Error && options.placeholders && err.message.includes(options.placeholders))) {
-      process.stderr.write(`procwatch scan: ${err.message}\n`);
+      warn(`procwatch scan: ${err.message}`);
       return EXIT_USAGE;
     }
     throw err;
   }
   reportRuleWarnings(pipeline, options);
-  for (const e of pipeline.ruleErrors) process.stderr.write(`rule rejected: ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}\n`);
+  for (const e of pipeline.ruleErrors) warn(`${e.unreadable ? 'rules unreadable' : 'rule rejected'}: ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}`);
+  // A file below a --rules directory that cannot be read is as much a missing rule as a missing path.
+  if (pipeline.ruleErrors.some((e) => e.unreadable)) return EXIT_USAGE;
   if (pipeline.rules.length === 0) {
-    process.stderr.write('procwatch scan: no rules to run\n');
+    warn('procwatch scan: no rules to run');
     return EXIT_USAGE;
   }
 
@@ -143,7 +156,7 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   const inputs: InputFile[] = [];
   for await (const item of expandInputs(paths)) {
     if ('error' in item) {
-      process.stderr.write(`${formatDecodeError(item.error)}\n`);
+      warn(formatDecodeError(item.error));
       stats.unreadable++;
     } else inputs.push(item);
   }
@@ -155,6 +168,10 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   const prefilterLiterals = options.prefilter ? pipeline.engine.prefilterLiterals() : null;
   const keepEvents = options.fast ? null : CONTEXT_EVENTS.map((k) => ({ provider: k.provider, eventIds: [...k.eventIds], fields: k.fields }));
   const raised: Alert[] = [];
+  const problems = new ProblemReport((text) => {
+    progress?.stop();
+    process.stderr.write(text);
+  }, options.verbose === true);
   for (const input of inputs) {
     stats.files++;
     const onBytes = (n: number): void => {
@@ -165,8 +182,7 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
     for await (const batch of decodeFileBatches(input, { onBytes, prefilterLiterals, keepEvents })) {
       for (const item of batch) {
         if ('error' in item) {
-          progress?.stop();
-          process.stderr.write(`${formatDecodeError(item.error)}\n`);
+          problems.add(item.error);
           stats.skipped++;
           continue;
         }
@@ -176,6 +192,7 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
         for (const a of pipeline.handle(ev)) raised.push(a);
       }
     }
+    problems.flush();
   }
   for (const a of pipeline.flush()) raised.push(a);
   progress?.stop();
@@ -186,7 +203,12 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   stats.alerts = finalized.length - stats.suppressed;
 
   const out: Writable = options.output ? createWriteStream(options.output) : process.stdout;
-  await writeAlerts(out, shown, format, { group: options.group, width: process.stdout.columns ?? 160 });
+  const toTerminal = !options.output && process.stdout.isTTY === true;
+  await writeAlerts(out, shown, format, {
+    group: options.group,
+    width: terminalWidth(),
+    colour: !options.output && colourEnabled({ isTTY: toTerminal, env: process.env }),
+  });
   if (options.output) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 
   if (!options.quiet) process.stderr.write(summaryLine(stats, pipeline.rules.length));
@@ -198,11 +220,37 @@ function reportRuleWarnings(pipeline: Pipeline, options: ScanOptions): void {
   const warnings = pipeline.warnings;
   if (warnings.length === 0 || options.quiet) return;
   if (options.verbose) {
-    for (const w of warnings) process.stderr.write(`rule warning: ${w.source} (${w.ruleId}): ${w.message}\n`);
+    for (const w of warnings) warn(`rule warning: ${w.source} (${w.ruleId}): ${w.message}`);
   } else {
     const rules = new Set(warnings.map((w) => w.ruleId)).size;
-    process.stderr.write(`procwatch: ${warnings.length} rule warning${warnings.length === 1 ? '' : 's'} in ${rules} rule${rules === 1 ? '' : 's'} (unknown fields, unsupported log sources); --verbose lists them\n`);
+    warn(`procwatch: ${warnings.length} rule warning${warnings.length === 1 ? '' : 's'} in ${rules} rule${rules === 1 ? '' : 's'} (unknown fields, unsupported log sources); --verbose lists them`);
   }
+}
+
+/** Every stderr line goes through here: file names, rule text and raw field text are escaped for the terminal. */
+function warn(line: string): void {
+  process.stderr.write(safeLine(line));
+}
+
+/** The first --rules path that does not exist or cannot be read, with the reason in words. */
+async function firstUnreadable(paths: readonly string[]): Promise<{ path: string; reason: string } | undefined> {
+  for (const path of paths) {
+    try {
+      await access(path, constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const reason = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
+      return { path, reason };
+    }
+  }
+  return undefined;
+}
+
+/** The table's width: the terminal's, else $COLUMNS (set by most shells, and by scripts that want a width), else 160. */
+function terminalWidth(): number {
+  if (process.stdout.isTTY && process.stdout.columns > 0) return process.stdout.columns;
+  const fromEnv = Number(process.env['COLUMNS']);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 160;
 }
 
 function startProgress(options: ScanOptions, inputs: InputFile[]): SingleBar | undefined {
