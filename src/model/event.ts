@@ -85,8 +85,43 @@ export function formatDecodeError(e: DecodeError): string {
   return `${where}: ${e.reason}`;
 }
 
-/** A string that identifies the event across re-scans and re-sends (used for de-duplication). */
+/**
+ * System fields in the fixed order of the canonical form (every field of EventSystem). An absent field and
+ * one set to `undefined` are the same (a JSON round trip drops the latter).
+ */
+const SYSTEM_FIELDS = [
+  'provider', 'providerGuid', 'eventId', 'version', 'level', 'task', 'opcode', 'keywords', 'timeCreated', 'recordId',
+  'activityId', 'relatedActivityId', 'processId', 'threadId', 'channel', 'computer', 'userSid',
+] as const satisfies readonly (keyof EventSystem)[];
+
+/**
+ * The event's identity: host, channel, record id and creation time, then its whole content in canonical form
+ * (System fields in a fixed order, data fields sorted by name, values as JSON). Two events are the same event
+ * only when all of it is equal: a re-sent or re-scanned event keeps its key, while a different event that shares
+ * host, channel and record id (a cleared log restarting its record ids, a cloned host, a record id sent ahead)
+ * gets its own. Where the event came from (`origin`) is not part of it. Hashed by storedKey / alertId.
+ */
 export function eventKey(ev: WinEvent): string {
+  const s = ev.system;
+  let out = `${s.computer.toLowerCase()}|${s.channel.toLowerCase()}|${s.recordId ?? ''}|${s.timeCreated}|`;
+  for (const f of SYSTEM_FIELDS) {
+    const v = s[f];
+    if (v !== undefined) out += `${f}=${JSON.stringify(v)};`;
+  }
+  out += '|';
+  const data = ev.data;
+  for (const k of Object.keys(data).sort()) {
+    const v = data[k];
+    if (v !== undefined) out += `${JSON.stringify(k)}=${JSON.stringify(v)};`;
+  }
+  return out;
+}
+
+/**
+ * The identity before schema version 2: host + channel + record id (content only for events without one).
+ * Kept to recognise re-sends of events stored under it (see docs/ops/delivery.md, "Upgrading").
+ */
+export function legacyEventKey(ev: WinEvent): string {
   const s = ev.system;
   if (s.recordId !== undefined) return `${s.computer.toLowerCase()}|${s.channel.toLowerCase()}|${s.recordId}`;
   return `${s.computer.toLowerCase()}|${s.channel.toLowerCase()}|${s.eventId}|${s.timeCreated}|${stableDataString(ev.data)}`;
