@@ -185,10 +185,15 @@ export class Ingestor {
     };
     for await (const rec of this.o.store.retainedEvents()) {
       if (rec.doc === null || !accept(rec)) continue;
+      n++;
       this.o.detector.begin();
       try {
         const ev = JSON.parse(rec.doc) as WinEvent;
-        for (const alert of this.o.detector.raise(ev, this.o.detector.observe(ev))) {
+        const alerts = this.o.detector.raise(ev, this.o.detector.observe(ev));
+        // Stored before schema version 2 (keyed by the old identity): its alerts are stored under the old ids,
+        // which this build no longer derives — re-deriving would store each of them a second time.
+        if (alerts.length > 0 && this.legacy && rec.key !== storedKey(ev)) continue;
+        for (const alert of alerts) {
           const na = this.newAlert(alert, rec.key, ev, []);
           chunk.alerts.push(na);
           chunk.actions.push(...this.plan(na));
@@ -196,7 +201,6 @@ export class Ingestor {
       } catch {
         // A stored event that no longer decodes or detects cleanly must not stop the start-up.
       }
-      n++;
       if (chunk.alerts.length >= 500) await flush();
     }
     await flush();
