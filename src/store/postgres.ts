@@ -189,16 +189,24 @@ export class PostgresStore implements Store {
   private async tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
     await this.ready;
     const client = await this.pool.connect();
+    // A connection lost mid-transaction is also emitted as 'error' on the checked-out client; unlistened,
+    // that would crash the process. The failing query's rejection reports it (the commit answers 503).
+    const lost = (): void => {};
+    client.on('error', lost);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const out = await fn(client);
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      // A client that cannot even roll back is broken: release(err) discards it instead of pooling it.
+      const rolledBack = await client.query('ROLLBACK').then(() => true, () => false);
+      if (!rolledBack) broken = err as Error;
       throw err;
     } finally {
-      client.release();
+      client.off('error', lost);
+      client.release(broken);
     }
   }
 
