@@ -81,6 +81,17 @@ test('identity: the same content is the same event whatever its origin or key or
   const keys = new Set([a, otherCommand, otherTime].map(storedKey));
   assert.equal(keys.size, 3, 'different content, different keys');
   assert.notEqual(alertId('certreq-download-upload', otherCommand), alertId('certreq-download-upload', a));
+  // Every System field and every data field is part of the identity.
+  const full = decoded(sysmonProcessCreate({ recordId: 42, host: 'ID01' }));
+  full.system = { ...full.system, relatedActivityId: '{00000000-0000-0000-0000-000000000001}', activityId: '{00000000-0000-0000-0000-000000000002}' };
+  const fields = [...Object.keys(full.system).map((k) => ['system', k] as const), ...Object.keys(full.data).map((k) => ['data', k] as const)];
+  assert.ok(fields.length > 30, `fields: ${fields.length}`);
+  for (const [part, k] of fields) {
+    const changed = JSON.parse(JSON.stringify(full)) as WinEvent;
+    const target = changed[part] as Record<string, unknown>;
+    target[k] = typeof target[k] === 'number' ? (target[k] as number) + 1 : `${String(target[k])}x`;
+    assert.notEqual(storedKey(changed), storedKey(full), `${part}.${k} changes the identity`);
+  }
   // The readable prefix of the identity: host, channel, record id and creation time.
   assert.match(eventKey(a), /^id01\|microsoft-windows-sysmon\/operational\|42\|2024-05-01T/);
 });
