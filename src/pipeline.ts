@@ -2,7 +2,7 @@
  * The detection pipeline shared by `scan` and `serve`: normalised events → rule engine → alerts (with
  * correlation context). Sources and sinks stay outside: callers feed WinEvents and take Alerts.
  */
-import type { Alert } from './model/alert.js';
+import type { Alert, Detection } from './model/alert.js';
 import type { WinEvent } from './model/event.js';
 import { loadRules, type LoadRulesOptions, type RuleLoadError, type LoadedRule } from './rules/index.js';
 import { compileEngine, type Engine, type EngineWarning } from './engine/index.js';
@@ -20,8 +20,18 @@ export interface Pipeline {
   /** Rules that failed to load, and per-rule engine warnings, for the caller to report. */
   readonly ruleErrors: RuleLoadError[];
   readonly warnings: EngineWarning[];
-  /** Feeds one event; returns the alerts it raises now (one per matching rule). */
+  /** Feeds one event; returns the alerts it raises now (one per matching rule). `raise(e, observe(e))`. */
   handle(event: WinEvent): Alert[];
+  /** Feeds the event to the process index and the rule engine (correlation windows); returns the detections. */
+  observe(event: WinEvent): Detection[];
+  /** The alerts of an observed event's detections (candidates inside begin/confirm, see Correlator). */
+  raise(event: WinEvent, detections: Detection[]): Alert[];
+  /** Alerts made from now on are candidates of one commit ... */
+  begin(): void;
+  /** ... whose success keeps them (de-duplication memory, incidents, followed alerts) ... */
+  confirm(): void;
+  /** ... or whose failure undoes them. */
+  rollback(): void;
   /** End of input: alerts of correlation rules still pending. */
   flush(): Alert[];
   /** Alerts whose process tree, lifetime or evidence later events changed (live use; see Correlator). */
@@ -32,17 +42,24 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const loaded = await loadRules(options.rules);
   const engine = compileEngine(loaded.rules);
   const correlator = new Correlator(options.correlation ?? {});
+  const observe = (event: WinEvent): Detection[] => {
+    correlator.observe(event);
+    return engine.match(event);
+  };
+  const raise = (event: WinEvent, detections: Detection[]): Alert[] =>
+    detections.length === 0 ? [] : correlator.alertsFor(event, detections);
   return {
     rules: loaded.rules,
     engine,
     correlator,
     ruleErrors: loaded.errors,
     warnings: engine.warnings,
-    handle(event: WinEvent): Alert[] {
-      correlator.observe(event);
-      const detections = engine.match(event);
-      return detections.length === 0 ? [] : correlator.alertsFor(event, detections);
-    },
+    handle: (event: WinEvent): Alert[] => raise(event, observe(event)),
+    observe,
+    raise,
+    begin: () => correlator.begin(),
+    confirm: () => correlator.confirm(),
+    rollback: () => correlator.rollback(),
     flush(): Alert[] {
       const pending = engine.flush();
       const alerts: Alert[] = [];

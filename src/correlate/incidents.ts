@@ -37,16 +37,25 @@ export class IncidentTracker {
 
   constructor(private readonly settings: IncidentSettings, private readonly maxIncidents = 100_000) {}
 
-  /** Assigns the alert to an ongoing incident of its group or opens a new one. */
-  assign(m: IncidentMember): { incident: Incident; new: boolean } {
+  /**
+   * Assigns the alert to an ongoing incident of its group or opens a new one. `undo` reverts exactly this
+   * assignment (used when the commit carrying the alert fails; call undos newest first).
+   */
+  assign(m: IncidentMember): { incident: Incident; new: boolean; undo: () => void } {
     const key = this.groupKey(m);
     const list = this.byGroup.get(key) ?? [];
     if (!this.byGroup.has(key)) this.byGroup.set(key, list);
     for (let i = list.length - 1; i >= 0; i--) {
       const inc = list[i]!;
       if (this.fits(inc, m.ms)) {
+        const { first, firstMs, last, lastMs, severity } = inc;
+        const members = inc.alertIds.length;
         this.extend(inc, m);
-        return { incident: inc, new: false };
+        const undo = (): void => {
+          Object.assign(inc, { first, firstMs, last, lastMs, severity });
+          inc.alertIds.length = members;
+        };
+        return { incident: inc, new: false, undo };
       }
     }
     const incident: Incident = {
@@ -65,7 +74,14 @@ export class IncidentTracker {
     list.splice(at, 0, incident);
     this.all.push(incident);
     this.forgetOldest();
-    return { incident, new: true };
+    const undo = (): void => {
+      const at = list.indexOf(incident);
+      if (at !== -1) list.splice(at, 1);
+      if (list.length === 0 && this.byGroup.get(key) === list) this.byGroup.delete(key);
+      const i = this.all.lastIndexOf(incident);
+      if (i !== -1) this.all.splice(i, 1);
+    };
+    return { incident, new: true, undo };
   }
 
   incidents(): Incident[] {

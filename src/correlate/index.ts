@@ -11,8 +11,14 @@
  * it fires, and the correlator follows the alerting process (an index from process key → alert ids, bounded)
  * so that its later termination, children and network/DNS/file evidence update the stored alert. Severity,
  * reason and incident are decided when the alert fires and never change retroactively.
+ *
+ * Alerts follow commits (`serve`, `worker`): between `begin()` and `confirm()` / `rollback()` the alerts made
+ * are candidates. Their ids are not remembered for de-duplication, and what they did to incidents, followed
+ * alerts, the suppressed list and live-context digests is journalled; `confirm()` (the commit that stores them
+ * succeeded) keeps it and `rollback()` (it failed) undoes it, so a retried batch raises its alerts again.
+ * Without `begin()` (`scan`) every alert is final at once.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { Alert, AlertContext, Detection, Severity } from '../model/alert.js';
 import type { WinEvent } from '../model/event.js';
 import { eventKey } from '../model/event.js';
@@ -104,6 +110,8 @@ export class Correlator {
   /** Followed alerts touched by events since the last takeContextUpdates(). */
   private readonly dirty = new Set<string>();
   private readonly watchCapacity: number;
+  /** The open batch (begin → confirm/rollback): candidate alert ids and how to undo what they changed. */
+  private batch: { ids: Set<string>; undo: (() => void)[] } | undefined;
 
   constructor(options: CorrelatorOptions = {}) {
     const config: TriageConfig = options.config !== undefined
@@ -147,6 +155,12 @@ export class Correlator {
       if (!fresh) continue;
       const digest = digestOf(fresh);
       if (digest === w.digest) continue;
+      const before = w.digest;
+      // Rolled back: the update was not stored, so the next call must find it again.
+      this.journal(() => {
+        w.digest = before;
+        this.dirty.add(id);
+      });
       w.digest = digest;
       this.refile(w);
       out.push({ id, context: fresh });
@@ -165,11 +179,12 @@ export class Correlator {
     const alerts: Alert[] = [];
     for (const d of detections) {
       const id = alertId(d.rule.id, event);
-      if (this.seen.has(id)) {
+      if (this.seen.has(id) || this.batch?.ids.has(id)) {
         this.duplicates++;
         continue;
       }
-      this.remember(id);
+      if (this.batch) this.batch.ids.add(id);
+      else this.remember(id);
       const alert: Alert = { id, rule: d.rule, event, ...(process ? { process } : {}), matchedRules };
       alert.context = this.contextOf(alert);
       if (alert.context.suppressed) this.noteSuppressed(alert);
@@ -178,6 +193,30 @@ export class Correlator {
       alerts.push(alert);
     }
     return alerts;
+  }
+
+  /** Opens a batch: alerts made until confirm()/rollback() are candidates of one commit (see the header). */
+  begin(): void {
+    this.batch ??= { ids: new Set(), undo: [] };
+  }
+
+  /** The commit carrying the batch's alerts succeeded: they are remembered, their effects kept. */
+  confirm(): void {
+    const b = this.batch;
+    this.batch = undefined;
+    if (b) for (const id of b.ids) this.remember(id);
+  }
+
+  /** The commit failed: the batch leaves no trace in dedupe memory, incidents, followed alerts or suppressed list. */
+  rollback(): void {
+    const b = this.batch;
+    this.batch = undefined;
+    if (!b) return;
+    for (let i = b.undo.length - 1; i >= 0; i--) b.undo[i]!();
+  }
+
+  private journal(undo: () => void): void {
+    this.batch?.undo.push(undo);
   }
 
   /**
@@ -242,6 +281,12 @@ export class Correlator {
     const w: Followed = { id: alert.id, event: alert.event, digest: digestOf(liveOf(alert.context)), keys: [] };
     this.watched.set(alert.id, w);
     this.refile(w);
+    this.journal(() => {
+      if (this.watched.get(w.id) !== w) return;
+      this.watched.delete(w.id);
+      this.dirty.delete(w.id);
+      for (const k of w.keys) this.unfile(k, w.id);
+    });
     if (this.watched.size > this.watchCapacity) {
       const [oldestId, oldest] = this.watched.entries().next().value!;
       this.watched.delete(oldestId);
@@ -328,6 +373,11 @@ export class Correlator {
   private noteSuppressed(alert: Alert): void {
     this.suppressedTotal++;
     this.suppressedAlerts.push(alert);
+    this.journal(() => {
+      this.suppressedTotal--;
+      const i = this.suppressedAlerts.lastIndexOf(alert);
+      if (i >= 0) this.suppressedAlerts.splice(i, 1);
+    });
     if (this.suppressedAlerts.length > 2 * MAX_SUPPRESSED_LISTED) this.suppressedAlerts = this.suppressedAlerts.slice(-MAX_SUPPRESSED_LISTED);
   }
 
@@ -375,7 +425,7 @@ export class Correlator {
   private assignIncident(alert: Alert, tracker: IncidentTracker): void {
     const ev = alert.event;
     const user = processFacts(ev).user;
-    const { incident, new: isNew } = tracker.assign({
+    const { incident, new: isNew, undo } = tracker.assign({
       alertId: alert.id,
       host: ev.system.computer,
       ...(user !== undefined ? { user } : {}),
@@ -384,6 +434,7 @@ export class Correlator {
       severity: (alert.context?.severity ?? alert.rule.level ?? 'medium') as Severity,
     });
     if (alert.context) alert.context.incident = incidentContext(incident, isNew);
+    if (tracker === this.tracker) this.journal(undo);
   }
 
   private treeOf(self: StartRecord, facts: ProcessFacts): Record<string, unknown> {
@@ -449,9 +500,9 @@ function liveOf(context: AlertContext | undefined): LiveContext {
   return live;
 }
 
-/** Stable across re-scans and re-sends: the rule and the event's identity. */
+/** Stable across re-scans and re-sends: the rule and the event's identity (its content, see eventKey). */
 export function alertId(ruleId: string, event: WinEvent): string {
-  return createHash('sha256').update(`${ruleId}|${eventKey(event)}`).digest('hex').slice(0, 32);
+  return hash('sha256', `${ruleId}|${eventKey(event)}`, 'hex').slice(0, 32);
 }
 
 function incidentContext(inc: Incident, isNew: boolean): { id: string; new: boolean } {

@@ -7,7 +7,9 @@
  *   JetStream  ─ partition q consumer (max 1 unacked) ─┼→ Ingestor (group commit) → PostgreSQL → ack
  *
  * A crash between commit and ack makes JetStream redeliver after ack_wait; the events are then known to the
- * store and nothing is detected or stored twice (alert, action and event ids are unique in the store). In
+ * store and nothing is detected or stored twice (alert, action and event ids are unique in the store). A
+ * failed commit (PostgreSQL unreachable) naks the message; the Ingestor rolled its alerts back, so the
+ * redelivery raises them again. In
  * flight per worker: at most one message (≤ max_payload) per owned partition. While a batch is being
  * worked on, the worker tells JetStream it is alive (`working()`), so slow commits are not redelivered.
  */
@@ -154,22 +156,13 @@ export class EventWorker {
     m.gauge('procwatch_worker_batches_failed', 'Batches not committed (retried) or dropped as undecodable.', () => this.stats.failed);
   }
 
-  /** Feeds the retained events of this worker's hosts to correlation (process trees, ongoing incidents). */
+  /**
+   * Feeds the retained events of this worker's hosts to correlation (process trees, ongoing incidents) and
+   * stores the alerts they raise that the store lacks (see Ingestor.warmUp).
+   */
   private async warmUp(): Promise<number> {
     const own = new Set(this.partitions);
-    let n = 0;
-    for await (const rec of this.o.store.retainedEvents()) {
-      if (rec.doc === null || !own.has(partitionOf(rec.host, this.partitionCount))) continue;
-      try {
-        this.pipeline.handle(JSON.parse(rec.doc) as WinEvent);
-      } catch {
-        // A stored event that no longer detects cleanly must not stop the start-up.
-      }
-      n++;
-    }
-    // Alerts whose termination, children or evidence were replayed after them: bring the stored ones up to date.
-    await this.ingestor.applyContextUpdates();
-    return n;
+    return this.ingestor.warmUp((rec) => own.has(partitionOf(rec.host, this.partitionCount)));
   }
 
   private async consume(partition: number, consumer: Consumer): Promise<void> {

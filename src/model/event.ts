@@ -85,8 +85,60 @@ export function formatDecodeError(e: DecodeError): string {
   return `${where}: ${e.reason}`;
 }
 
-/** A string that identifies the event across re-scans and re-sends (used for de-duplication). */
+/**
+ * The event's identity: host, channel, record id and creation time, then its whole content in canonical form
+ * (every System field in a fixed order, data fields as name/value pairs sorted by name, all as JSON). Two events
+ * are the same event only when all of it is equal: a re-sent or re-scanned event keeps its key, while a
+ * different event that shares host, channel and record id (a cleared log restarting its record ids, a cloned
+ * host, a record id sent ahead) gets its own. Where the event came from (`origin`) is not part of it. An absent
+ * field and one set to `undefined` are the same (a JSON round trip drops the latter). Hashed by storedKey and
+ * alertId; it runs once per ingested event, so it is two native JSON.stringify calls on flat arrays.
+ */
 export function eventKey(ev: WinEvent): string {
+  const s = ev.system;
+  const system = [
+    s.provider, s.providerGuid, s.eventId, s.version, s.level, s.task, s.opcode, s.keywords, s.timeCreated, s.recordId,
+    s.activityId, s.relatedActivityId, s.processId, s.threadId, s.channel, s.computer, s.userSid,
+  ];
+  const data = ev.data;
+  const pairs: unknown[] = [];
+  for (const k of sortedKeys(Object.keys(data))) {
+    const v = data[k];
+    if (v !== undefined) pairs.push(k, v);
+  }
+  return `${s.computer.toLowerCase()}|${s.channel.toLowerCase()}|${s.recordId ?? ''}|${s.timeCreated}|${JSON.stringify(system)}|${JSON.stringify(pairs)}`;
+}
+
+/** Data field lists seen, by first key and length → [keys as given, keys sorted]. Events of one kind share one. */
+const SORTED = new Map<string, [readonly string[], string[]]>();
+const MAX_SHAPES = 4096;
+
+/**
+ * The keys sorted. Sorting ~20 names per event is a third of the identity's cost; events of one provider and
+ * event id list the same fields in the same order, so the sorted list of an equal key list is re-used.
+ */
+function sortedKeys(keys: string[]): string[] {
+  if (keys.length < 2) return keys;
+  const shape = `${keys.length}\u0000${keys[0]}\u0000${keys[keys.length - 1]}`;
+  const hit = SORTED.get(shape);
+  if (hit && sameList(hit[0], keys)) return hit[1];
+  const sorted = [...keys].sort();
+  if (SORTED.size >= MAX_SHAPES) SORTED.clear();
+  SORTED.set(shape, [keys, sorted]);
+  return sorted;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The identity before schema version 2: host + channel + record id (content only for events without one).
+ * Kept to recognise re-sends of events stored under it (see docs/ops/delivery.md, "Upgrading").
+ */
+export function legacyEventKey(ev: WinEvent): string {
   const s = ev.system;
   if (s.recordId !== undefined) return `${s.computer.toLowerCase()}|${s.channel.toLowerCase()}|${s.recordId}`;
   return `${s.computer.toLowerCase()}|${s.channel.toLowerCase()}|${s.eventId}|${s.timeCreated}|${stableDataString(ev.data)}`;

@@ -7,7 +7,14 @@
  *                                       │     incidents and planned actions → fsync → answer every request
  *
  * A request is answered only after its events are committed, so a 2xx means "on disk". Events already
- * stored (a re-sent batch) are recognised by key and not detected again, so no alert is made twice.
+ * stored (a re-sent batch) are recognised by key (a hash of the event's content, see eventKey) and not
+ * detected again, so no alert is made twice.
+ *
+ * Alerts follow commits: detection makes candidate alerts inside `detector.begin()`; only when the commit
+ * carrying them succeeded does `confirm()` make them part of the detection state (dedupe memory, incidents,
+ * followed alerts). A failed commit rolls them back and the batch is answered 503, so its retry raises them
+ * again. The events of a failed commit were observed already (process index, correlation windows): their
+ * detections are kept (bounded) and re-used by the retry, which therefore feeds nothing twice.
  *
  * Later events of an alerting process (its termination, children, network/DNS/file activity) change that
  * alert's context: correlation reports the alerts a batch touched, an alert made in the same batch gets the
@@ -16,9 +23,10 @@
  */
 import { hash } from 'node:crypto';
 import type { Alert, Severity } from '../model/alert.js';
-import { eventKey, SECURITY_PROVIDER, SYSMON_PROVIDER, type WinEvent } from '../model/event.js';
+import type { Detection } from '../model/alert.js';
+import { eventKey, legacyEventKey, SECURITY_PROVIDER, SYSMON_PROVIDER, type WinEvent } from '../model/event.js';
 import { toEcsAlert } from '../output/ecs.js';
-import type { AlertContextUpdate, AlertRow, Detected, EventRecord, NewAlert, Store } from '../store/types.js';
+import type { AlertContextUpdate, AlertRow, Detected, EventRecord, LegacyKey, NewAlert, Store } from '../store/types.js';
 import type { ContextUpdate } from '../correlate/index.js';
 import { planActions, type Workflow } from '../respond/index.js';
 import { OverloadedError } from './errors.js';
@@ -26,11 +34,15 @@ import type { Metrics } from './metrics.js';
 import type { SuppressionIndex } from './suppress.js';
 import { KeyFilter } from './keyFilter.js';
 
-/** The part of the pipeline the service needs. */
+/** The part of the pipeline the service needs (see Pipeline for each method). */
 export interface Detector {
-  handle(event: WinEvent): Alert[];
+  observe(event: WinEvent): Detection[];
+  raise(event: WinEvent, detections: Detection[]): Alert[];
   /** Alerts whose process tree, lifetime or evidence the events handled since the last call changed. */
   takeContextUpdates?(): ContextUpdate[];
+  begin(): void;
+  confirm(): void;
+  rollback(): void;
 }
 
 export interface BatchOutcome {
@@ -84,9 +96,26 @@ const CORRELATION_EVENTS: Record<string, ReadonlySet<number>> = {
 /** Context updates kept for retry while the store fails them. */
 const MAX_PENDING_UPDATES = 20_000;
 
+/**
+ * Events of failed commits whose detections are kept for their retry (oldest dropped beyond it: such an event,
+ * when it comes again, is observed a second time — its process appears twice in the index).
+ */
+export const MAX_UNCOMMITTED_OBSERVED = 100_000;
+
+/** How often the ingestor asks whether events stored under the old identity are still retained. */
+const LEGACY_RECHECK_MS = 60_000;
+
+const NO_DETECTIONS: readonly Detection[] = Object.freeze([]);
+
+/** The event's key in the store: SHA-256 of its content identity (eventKey), 32 hex digits. */
 export function storedKey(ev: WinEvent): string {
-  // One-shot hash: no Hash object per event (the same SHA-256 digest as createHash, so stored keys stay valid).
+  // One-shot hash: no Hash object per event (it runs once per ingested event).
   return hash('sha256', eventKey(ev), 'hex').slice(0, 32);
+}
+
+/** The key the event had in a store written before schema version 2 (host + channel + record id). */
+export function legacyStoredKey(ev: WinEvent): string {
+  return hash('sha256', legacyEventKey(ev), 'hex').slice(0, 32);
 }
 
 export class Ingestor {
@@ -97,6 +126,11 @@ export class Ingestor {
   private keys: KeyFilter;
   /** Context updates of stored alerts not yet written (the last one per alert wins; kept after a failed write). */
   private readonly pendingUpdates = new Map<string, AlertContextUpdate>();
+  /** storedKey → detections of events observed by a commit that failed (re-used by their retry). */
+  private readonly observed = new Map<string, readonly Detection[]>();
+  /** Whether events stored under the pre-version-2 identity are retained, and when that was last asked. */
+  private legacy = false;
+  private legacyCheckedAt = 0;
 
   constructor(private readonly o: IngestorOptions) {
     this.keys = new KeyFilter(o.expectedEvents ?? 1_000_000);
@@ -107,7 +141,13 @@ export class Ingestor {
     const filter = new KeyFilter(this.keys.capacity);
     for await (const k of this.o.store.eventKeys()) filter.add(k);
     this.keys = filter;
+    await this.checkLegacy();
     return filter.count;
+  }
+
+  private async checkLegacy(): Promise<void> {
+    this.legacy = await this.o.store.legacyKeysRetained();
+    this.legacyCheckedAt = Date.now();
   }
 
   /** Events waiting for commit (queue depth). */
@@ -120,18 +160,51 @@ export class Ingestor {
     return this.queued >= this.o.queueEvents;
   }
 
-  /** Rebuilds correlation state from the retained events (after a restart). Alerts it re-derives already exist. */
-  async warmUp(): Promise<number> {
+  /**
+   * Rebuilds correlation state from the retained events (after a restart; `accept` limits it to some hosts)
+   * and stores the alerts they raise that the store lacks (an event stored without its alert: a detection
+   * error, or a commit of an older procwatch that lost it). Alerts the store has are recognised by id.
+   * Returns the events replayed.
+   */
+  async warmUp(accept: (rec: EventRecord) => boolean = () => true): Promise<number> {
     let n = 0;
-    for await (const rec of this.o.store.retainedEvents()) {
-      if (rec.doc === null) continue;
+    let chunk: Detected = { alerts: [], actions: [] };
+    const flush = async (): Promise<void> => {
+      if (chunk.alerts.length === 0) return;
+      const batch = chunk;
+      chunk = { alerts: [], actions: [] };
       try {
-        this.o.detector.handle(JSON.parse(rec.doc) as WinEvent);
+        const r = await this.o.store.commit([], batch);
+        this.o.detector.confirm();
+        this.countCreated(r.alertsCreated);
+        if (r.alertsCreated.length > 0) this.o.onCommitted?.(r.alertsCreated, r.actionsCreated, []);
+      } catch (err) {
+        this.o.detector.rollback();
+        throw err;
+      }
+    };
+    for await (const rec of this.o.store.retainedEvents()) {
+      if (rec.doc === null || !accept(rec)) continue;
+      n++;
+      this.o.detector.begin();
+      try {
+        const ev = JSON.parse(rec.doc) as WinEvent;
+        const alerts = this.o.detector.raise(ev, this.o.detector.observe(ev));
+        // Stored before schema version 2 (keyed by the old identity): its alerts are stored under the old ids,
+        // which this build no longer derives — re-deriving would store each of them a second time.
+        if (alerts.length > 0 && this.legacy && rec.key !== storedKey(ev)) continue;
+        for (const alert of alerts) {
+          const na = this.newAlert(alert, rec.key, ev, []);
+          chunk.alerts.push(na);
+          chunk.actions.push(...this.plan(na));
+        }
       } catch {
         // A stored event that no longer decodes or detects cleanly must not stop the start-up.
       }
-      n++;
+      if (chunk.alerts.length >= 500) await flush();
     }
+    await flush();
+    this.o.detector.confirm();
     // Terminations, children and evidence replayed after their alert: bring stored alerts up to date (what a
     // crash between a commit and its context update left behind; the store writes only what differs).
     await this.applyContextUpdates();
@@ -143,17 +216,18 @@ export class Ingestor {
    * are counted and kept for the next commit. Returns how many stored alerts changed.
    */
   async applyContextUpdates(): Promise<number> {
-    this.collectUpdates(new Map());
+    for (const u of this.collectUpdates(new Map(), [])) this.queueUpdate(u);
     return this.flushUpdates();
   }
 
   /**
-   * Takes the detector's updates: alerts of the batch being built get them in place (returned, in case the
-   * store already had that alert), stored ones are queued.
+   * Takes the detector's updates: alerts of the batch being built get them in place (also added to `patched`,
+   * in case the store already had that alert); those of stored alerts are returned, for the caller to queue
+   * once its commit succeeded.
    */
-  private collectUpdates(inBatch: Map<string, NewAlert>): AlertContextUpdate[] {
+  private collectUpdates(inBatch: Map<string, NewAlert>, patched: AlertContextUpdate[]): AlertContextUpdate[] {
     const updates = this.o.detector.takeContextUpdates?.() ?? [];
-    const patched: AlertContextUpdate[] = [];
+    const stored: AlertContextUpdate[] = [];
     for (const u of updates) {
       const procwatch: Record<string, unknown> = { process_tree: u.context.process_tree, lifetime: u.context.lifetime };
       if (u.context.evidence !== undefined) procwatch.evidence = u.context.evidence;
@@ -163,9 +237,9 @@ export class Ingestor {
         patched.push({ id: u.id, procwatch });
         continue;
       }
-      this.queueUpdate({ id: u.id, procwatch });
+      stored.push({ id: u.id, procwatch });
     }
-    return patched;
+    return stored;
   }
 
   private queueUpdate(u: AlertContextUpdate): void {
@@ -260,6 +334,8 @@ export class Ingestor {
     /** Alert id → index of the job whose event raised it. */
     const alertJob = new Map<string, number>();
     const suppressionHits: number[] = [];
+    /** Detections of this commit's fresh events: kept for the retry if the commit fails. */
+    const detections = new Map<string, readonly Detection[]>();
     const started = performance.now();
     let result;
     try {
@@ -268,6 +344,7 @@ export class Ingestor {
       if (this.keys.saturated) await this.loadKeys();
       const maybe = [...byKey.keys()].filter((k) => this.keys.mightHave(k));
       const known = maybe.length > 0 ? await this.o.store.knownKeys(maybe) : new Set<string>();
+      if (this.legacy) for (const k of await this.knownLegacy(byKey, known)) known.add(k);
       const fresh: EventRecord[] = [];
       for (const [key, { ev, job }] of byKey) {
         if (known.has(key)) continue;
@@ -275,12 +352,18 @@ export class Ingestor {
         fresh.push({ key, time: ev.system.timeCreated, host: ev.system.computer, doc: needsDoc(ev) ? JSON.stringify(ev) : null });
       }
       const patched: AlertContextUpdate[] = [];
-      const detected = fresh.length > 0 ? this.detect(fresh, byKey, suppressionHits, patched) : { alerts: [], actions: [] };
+      const forStored: AlertContextUpdate[] = [];
+      this.o.detector.begin();
+      const detected = fresh.length > 0 ? this.detect(fresh, byKey, detections, suppressionHits, patched, forStored) : { alerts: [], actions: [] };
       for (const a of detected.alerts) alertJob.set(a.id, byKey.get(a.eventKey)!.job);
       byKey.clear();
       const freshKeys = fresh.map((r) => r.key);
       result = await this.o.store.commit(fresh, detected);
+      // Committed: the alerts become detection state, the keys known, the kept detections spent.
+      this.o.detector.confirm();
       for (const k of freshKeys) this.keys.add(k);
+      if (this.observed.size > 0) for (const k of freshKeys) this.observed.delete(k);
+      for (const u of forStored) this.queueUpdate(u);
       // An alert of this batch that the store already had (its event was pruned, then sent again) was not
       // inserted: its later context goes in as an update.
       const created = new Set(result.alertsCreated.map((a) => a.id));
@@ -288,6 +371,8 @@ export class Ingestor {
       // The events are committed: a failed context update is counted and retried with the next commit.
       await this.flushUpdates();
     } catch (err) {
+      this.o.detector.rollback();
+      this.keepObserved(detections);
       this.o.metrics.errors.inc({ component: 'store' });
       const e = new Error(`store commit failed: ${(err as Error).message}`);
       for (const job of group) job.reject(e);
@@ -299,9 +384,8 @@ export class Ingestor {
     for (const a of result.alertsCreated) {
       const j = alertJob.get(a.id);
       if (j !== undefined) alertsPerJob[j]!++;
-      this.o.metrics.alerts.inc({ severity: a.severity });
-      if (a.suppressed) this.o.metrics.alertsSuppressed.inc();
     }
+    this.countCreated(result.alertsCreated);
     const total = group.reduce((n, j) => n + j.count, 0);
     this.o.metrics.eventsStored.inc({}, result.stored);
     this.o.metrics.eventsDuplicate.inc({}, total - result.stored);
@@ -310,56 +394,108 @@ export class Ingestor {
       job.resolve({ received: job.count, stored: freshPerJob[j]!, duplicates: job.count - freshPerJob[j]!, alerts: alertsPerJob[j]! });
     });
     this.o.onCommitted?.(result.alertsCreated, result.actionsCreated, suppressionHits);
+    if (this.legacy && Date.now() - this.legacyCheckedAt > LEGACY_RECHECK_MS) await this.checkLegacy().catch(() => this.o.metrics.errors.inc({ component: 'store' }));
   }
 
-  private detect(fresh: EventRecord[], byKey: Map<string, { ev: WinEvent }>, suppressionHits: number[], patched: AlertContextUpdate[]): Detected {
+  private countCreated(alerts: NewAlert[]): void {
+    for (const a of alerts) {
+      this.o.metrics.alerts.inc({ severity: a.severity });
+      if (a.suppressed) this.o.metrics.alertsSuppressed.inc();
+    }
+  }
+
+  /**
+   * Events not known by their content key that were stored before schema version 2 under the old identity
+   * (host + channel + record id): the same event only if its creation time is the stored one too.
+   */
+  private async knownLegacy(byKey: Map<string, { ev: WinEvent }>, known: Set<string>): Promise<string[]> {
+    const asked: LegacyKey[] = [];
+    const keyOf = new Map<string, string>();
+    for (const [key, { ev }] of byKey) {
+      if (known.has(key)) continue;
+      const old = legacyStoredKey(ev);
+      if (!this.keys.mightHave(old)) continue;
+      asked.push({ key: old, time: ev.system.timeCreated });
+      keyOf.set(old, key);
+    }
+    if (asked.length === 0) return [];
+    const found = await this.o.store.knownLegacyKeys(asked);
+    return [...found].map((old) => keyOf.get(old)!);
+  }
+
+  /** A commit failed: its events were observed; their retry re-uses these detections (bounded, oldest out). */
+  private keepObserved(detections: Map<string, readonly Detection[]>): void {
+    for (const [key, d] of detections) {
+      this.observed.delete(key);
+      this.observed.set(key, d);
+    }
+    while (this.observed.size > MAX_UNCOMMITTED_OBSERVED) this.observed.delete(this.observed.keys().next().value!);
+  }
+
+  private detect(
+    fresh: EventRecord[],
+    byKey: Map<string, { ev: WinEvent }>,
+    detections: Map<string, readonly Detection[]>,
+    suppressionHits: number[],
+    patched: AlertContextUpdate[],
+    forStored: AlertContextUpdate[],
+  ): Detected {
     const out: Detected = { alerts: [], actions: [] };
     for (const rec of fresh) {
       const ev = byKey.get(rec.key)!.ev;
       let alerts: Alert[];
       try {
-        alerts = this.o.detector.handle(ev);
+        // An event of a failed commit was observed then: feeding it again would index it twice.
+        let d = this.observed.size > 0 ? this.observed.get(rec.key) : undefined;
+        if (d === undefined) {
+          const found = this.o.detector.observe(ev);
+          d = found.length === 0 ? NO_DETECTIONS : found;
+        }
+        detections.set(rec.key, d);
+        alerts = d.length === 0 ? [] : this.o.detector.raise(ev, d as Detection[]);
       } catch (err) {
         this.o.metrics.errors.inc({ component: 'detection' });
         this.o.onDetectionError?.(err as Error, ev);
         continue;
       }
-      for (const alert of alerts) {
-        const doc = toEcsAlert(alert);
-        const severity: Severity = alert.context?.severity ?? alert.rule.level ?? 'medium';
-        let suppressed = alert.context?.suppressed !== undefined;
-        if (!suppressed) {
-          const s = this.o.suppressions.match(doc);
-          if (s) {
-            suppressed = true;
-            suppressionHits.push(s.id);
-            const pw = (doc.procwatch ?? {}) as Record<string, unknown>;
-            doc.procwatch = { ...pw, suppressed: { by: `suppression:${s.id}`, reason: s.reason } };
-          }
-        }
-        const na: NewAlert = {
-          id: alert.id,
-          eventKey: rec.key,
-          ruleId: alert.rule.id,
-          severity,
-          time: ev.system.timeCreated,
-          host: ev.system.computer,
-          ...(alert.process?.user?.name ? { user: alert.process.user.name } : {}),
-          ...(alert.context?.incident ? { incidentId: alert.context.incident.id } : {}),
-          suppressed,
-          doc,
-        };
-        out.alerts.push(na);
-      }
+      for (const alert of alerts) out.alerts.push(this.newAlert(alert, rec.key, ev, suppressionHits));
     }
     // Alerts of this batch first get what the rest of the batch told about their process, then are planned.
-    patched.push(...this.collectUpdates(new Map(out.alerts.map((a) => [a.id, a]))));
-    for (const a of out.alerts) {
-      out.actions.push(
-        ...planActions({ id: a.id, ruleId: a.ruleId, severity: a.severity, suppressed: a.suppressed }, a.doc, this.o.workflows, this.o.publicUrl ? { publicUrl: this.o.publicUrl } : {}),
-      );
-    }
+    forStored.push(...this.collectUpdates(new Map(out.alerts.map((a) => [a.id, a])), patched));
+    for (const a of out.alerts) out.actions.push(...this.plan(a));
     return out;
+  }
+
+  private plan(a: NewAlert): Detected['actions'] {
+    return planActions({ id: a.id, ruleId: a.ruleId, severity: a.severity, suppressed: a.suppressed }, a.doc, this.o.workflows, this.o.publicUrl ? { publicUrl: this.o.publicUrl } : {});
+  }
+
+  /** The store row of an alert: ECS document, severity, and the service's suppressions (API-made) applied. */
+  private newAlert(alert: Alert, key: string, ev: WinEvent, suppressionHits: number[]): NewAlert {
+    const doc = toEcsAlert(alert);
+    const severity: Severity = alert.context?.severity ?? alert.rule.level ?? 'medium';
+    let suppressed = alert.context?.suppressed !== undefined;
+    if (!suppressed) {
+      const s = this.o.suppressions.match(doc);
+      if (s) {
+        suppressed = true;
+        suppressionHits.push(s.id);
+        const pw = (doc.procwatch ?? {}) as Record<string, unknown>;
+        doc.procwatch = { ...pw, suppressed: { by: `suppression:${s.id}`, reason: s.reason } };
+      }
+    }
+    return {
+      id: alert.id,
+      eventKey: key,
+      ruleId: alert.rule.id,
+      severity,
+      time: ev.system.timeCreated,
+      host: ev.system.computer,
+      ...(alert.process?.user?.name ? { user: alert.process.user.name } : {}),
+      ...(alert.context?.incident ? { incidentId: alert.context.incident.id } : {}),
+      suppressed,
+      doc,
+    };
   }
 }
 

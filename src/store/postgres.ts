@@ -17,6 +17,7 @@
  */
 import pg from 'pg';
 import { contextAuditEntry, mergeContext } from './contextMerge.js';
+import { MIGRATIONS, SCHEMA_MIGRATIONS_DDL, checkNotNewer, migrationSql } from './migrations.js';
 import {
   ACTION_ORDER,
   ALERT_ORDER,
@@ -53,6 +54,7 @@ import {
   type IncidentQuery,
   type IncidentRow,
   type IngestResult,
+  type LegacyKey,
   type NewAlert,
   type NewAuditEntry,
   type NewSuppression,
@@ -86,98 +88,6 @@ const actionRow = (r: Row): ActionRow => mapAction(r, POSTGRES);
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** Schema migrations, applied in order once each (recorded in schema_migrations). Never edit one that shipped. */
-const MIGRATIONS: string[] = [
-  `
-  CREATE TABLE events (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    key TEXT NOT NULL UNIQUE,
-    received_at BIGINT NOT NULL,
-    time TEXT COLLATE "C" NOT NULL,
-    host TEXT NOT NULL,
-    doc TEXT
-  );
-  -- Append-only by time: a BRIN index finds the retention cut at almost no cost per insert.
-  CREATE INDEX events_received ON events USING brin (received_at);
-  CREATE TABLE alerts (
-    id TEXT PRIMARY KEY,
-    event_key TEXT NOT NULL,
-    rule_id TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    severity_rank INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open',
-    assignee TEXT,
-    status_reason TEXT,
-    time TEXT COLLATE "C" NOT NULL,
-    host TEXT NOT NULL,
-    user_name TEXT,
-    incident_id TEXT,
-    suppressed BOOLEAN NOT NULL DEFAULT false,
-    created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    doc TEXT NOT NULL
-  );
-  CREATE INDEX alerts_time ON alerts (time);
-  CREATE INDEX alerts_status ON alerts (status, time);
-  CREATE INDEX alerts_incident ON alerts (incident_id);
-  CREATE INDEX alerts_host ON alerts (lower(host));
-  CREATE TABLE incidents (
-    id TEXT PRIMARY KEY,
-    host TEXT NOT NULL,
-    user_name TEXT,
-    first_seen TEXT COLLATE "C" NOT NULL,
-    last_seen TEXT COLLATE "C" NOT NULL,
-    severity TEXT NOT NULL,
-    severity_rank INTEGER NOT NULL,
-    alert_count INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'open',
-    assignee TEXT,
-    status_reason TEXT,
-    created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
-  );
-  CREATE INDEX incidents_last ON incidents (last_seen);
-  CREATE TABLE suppressions (
-    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    rule_id TEXT, host TEXT, user_name TEXT, parent_image TEXT, command_line TEXT,
-    reason TEXT NOT NULL,
-    expires_at TEXT,
-    created_by TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
-    hits BIGINT NOT NULL DEFAULT 0
-  );
-  CREATE TABLE actions (
-    id TEXT PRIMARY KEY,
-    alert_id TEXT NOT NULL,
-    workflow TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    status TEXT NOT NULL,
-    destructive BOOLEAN NOT NULL,
-    dry_run BOOLEAN NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL,
-    next_attempt_at BIGINT NOT NULL,
-    claimed_until BIGINT,
-    request TEXT NOT NULL,
-    result TEXT,
-    last_error TEXT,
-    created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
-  );
-  CREATE INDEX actions_due ON actions (status, next_attempt_at);
-  CREATE INDEX actions_alert ON actions (alert_id);
-  CREATE TABLE audit (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    time BIGINT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target_type TEXT NOT NULL,
-    target_id TEXT NOT NULL,
-    detail TEXT NOT NULL
-  );
-  CREATE INDEX audit_target ON audit (target_id);
-  `,
-];
 
 /** BIGINT and COUNT(*) come back as numbers (our values are milliseconds and counts, far below 2^53). */
 const TYPES = {
@@ -248,11 +158,18 @@ export class PostgresStore implements Store {
       // Several processes may start at once: one migrates, the others wait and then see it done.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('procwatch.migrate.' || $1::text))`, [this.schema]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
-      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
+      await client.query(SCHEMA_MIGRATIONS_DDL);
       const done = (await client.query('SELECT coalesce(max(version), 0) AS v FROM schema_migrations')).rows[0]!.v as number;
-      for (let v = done + 1; v <= MIGRATIONS.length; v++) {
-        await client.query(MIGRATIONS[v - 1]!);
-        await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, Date.now()]);
+      checkNotNewer(done, `PostgreSQL schema ${this.schema}`);
+      for (const m of MIGRATIONS) {
+        if (m.version <= done) continue;
+        // One transaction for all: a failed migration leaves the schema as it was (PostgreSQL DDL is transactional).
+        try {
+          await client.query(migrationSql(m, 'postgres'));
+        } catch (err) {
+          throw new Error(`PostgreSQL schema ${this.schema}: schema migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
+        }
+        await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [m.version, Date.now()]);
       }
       await client.query('COMMIT');
     } catch (err) {
@@ -272,17 +189,39 @@ export class PostgresStore implements Store {
   private async tx<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
     await this.ready;
     const client = await this.pool.connect();
+    // A connection lost mid-transaction is also emitted as 'error' on the checked-out client; unlistened,
+    // that would crash the process. The failing query's rejection reports it (the commit answers 503).
+    const lost = (): void => {};
+    client.on('error', lost);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const out = await fn(client);
       await client.query('COMMIT');
       return out;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      // A client that cannot even roll back is broken: release(err) discards it instead of pooling it.
+      const rolledBack = await client.query('ROLLBACK').then(() => true, () => false);
+      if (!rolledBack) broken = err as Error;
       throw err;
     } finally {
-      client.release();
+      client.off('error', lost);
+      client.release(broken);
     }
+  }
+
+  async legacyKeysRetained(): Promise<boolean> {
+    return (await this.q('SELECT 1 FROM events WHERE seq <= (SELECT max_seq FROM legacy_event_keys) LIMIT 1')).length > 0;
+  }
+
+  async knownLegacyKeys(pairs: LegacyKey[]): Promise<Set<string>> {
+    if (pairs.length === 0) return new Set();
+    const rows = await this.q(
+      `SELECT e.key FROM events e JOIN unnest($1::text[], $2::text[]) AS u(k, t) ON e.key = u.k AND e.time = u.t
+       WHERE e.seq <= (SELECT max_seq FROM legacy_event_keys)`,
+      [pairs.map((p) => p.key), pairs.map((p) => p.time)],
+    );
+    return new Set(rows.map((r) => String(r.key)));
   }
 
   async knownKeys(keys: string[]): Promise<Set<string>> {

@@ -25,6 +25,7 @@ import {
   type IncidentQuery,
   type IncidentRow,
   type IngestResult,
+  type LegacyKey,
   type NewAuditEntry,
   type NewSuppression,
   type Page,
@@ -34,6 +35,7 @@ import {
   type Suppression,
 } from './types.js';
 import { contextAuditEntry, mergeContext } from './contextMerge.js';
+import { MIGRATIONS, SCHEMA_MIGRATIONS_DDL, checkNotNewer, migrationSql } from './migrations.js';
 import {
   ACTION_ORDER,
   ALERT_ORDER,
@@ -63,98 +65,6 @@ export interface SqliteStoreOptions {
   durability?: 'full' | 'normal';
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY,
-  key TEXT NOT NULL UNIQUE,
-  received_at INTEGER NOT NULL,
-  time TEXT NOT NULL,
-  host TEXT NOT NULL,
-  doc TEXT
-);
--- One row per commit: (last event seq, time). Retention by age finds its cut here instead of keeping an
--- index on events.received_at, which would cost every insert.
-CREATE TABLE IF NOT EXISTS commits (
-  last_seq INTEGER PRIMARY KEY,
-  at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS alerts (
-  id TEXT PRIMARY KEY,
-  event_key TEXT NOT NULL,
-  rule_id TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  severity_rank INTEGER NOT NULL,
-  status TEXT NOT NULL DEFAULT 'open',
-  assignee TEXT,
-  status_reason TEXT,
-  time TEXT NOT NULL,
-  host TEXT NOT NULL,
-  user_name TEXT,
-  incident_id TEXT,
-  suppressed INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
-CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, time);
-CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);
-CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host);
-CREATE TABLE IF NOT EXISTS incidents (
-  id TEXT PRIMARY KEY,
-  host TEXT NOT NULL,
-  user_name TEXT,
-  first_seen TEXT NOT NULL,
-  last_seen TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  severity_rank INTEGER NOT NULL,
-  alert_count INTEGER NOT NULL,
-  status TEXT NOT NULL DEFAULT 'open',
-  assignee TEXT,
-  status_reason TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seen);
-CREATE TABLE IF NOT EXISTS suppressions (
-  id INTEGER PRIMARY KEY,
-  rule_id TEXT, host TEXT, user_name TEXT, parent_image TEXT, command_line TEXT,
-  reason TEXT NOT NULL,
-  expires_at TEXT,
-  created_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  hits INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS actions (
-  id TEXT PRIMARY KEY,
-  alert_id TEXT NOT NULL,
-  workflow TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  status TEXT NOT NULL,
-  destructive INTEGER NOT NULL,
-  dry_run INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  max_attempts INTEGER NOT NULL,
-  next_attempt_at INTEGER NOT NULL,
-  request TEXT NOT NULL,
-  result TEXT,
-  last_error TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS actions_due ON actions(status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS actions_alert ON actions(alert_id);
-CREATE TABLE IF NOT EXISTS audit (
-  seq INTEGER PRIMARY KEY,
-  time INTEGER NOT NULL,
-  actor TEXT NOT NULL,
-  action TEXT NOT NULL,
-  target_type TEXT NOT NULL,
-  target_id TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_target ON audit(target_id);
-`;
 
 /** SQLite: `?` placeholders, booleans stored as 0/1, NOCASE collation for host matching. */
 const SQLITE: Dialect = {
@@ -179,11 +89,13 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    migrateSqlite(this.db, options.path);
     const db = this.db;
     this.stmt = {
       insertEvent: db.prepare('INSERT OR IGNORE INTO events (key, received_at, time, host, doc) VALUES (?, ?, ?, ?, ?)'),
       hasEvent: db.prepare('SELECT 1 FROM events WHERE key = ?'),
+      legacyRetained: db.prepare('SELECT 1 FROM events WHERE seq <= (SELECT max_seq FROM legacy_event_keys) LIMIT 1').pluck(),
+      hasLegacy: db.prepare('SELECT 1 FROM events WHERE key = ? AND time = ? AND seq <= (SELECT max_seq FROM legacy_event_keys)').pluck(),
       knownChunk: db.prepare(`SELECT key FROM events WHERE key IN (${Array.from({ length: KEY_CHUNK }, () => '?').join(',')})`).pluck(),
       lastSeq: db.prepare('SELECT max(seq) FROM events').pluck(),
       insertCommit: db.prepare('INSERT OR REPLACE INTO commits (last_seq, at) VALUES (?, ?)'),
@@ -223,6 +135,16 @@ export class SqliteStore implements Store {
 
   async commit(events: EventRecord[], detected: Detected): Promise<IngestResult> {
     return this.commitSync(events, detected);
+  }
+
+  async legacyKeysRetained(): Promise<boolean> {
+    return this.stmt.legacyRetained.get() !== undefined;
+  }
+
+  async knownLegacyKeys(pairs: LegacyKey[]): Promise<Set<string>> {
+    const known = new Set<string>();
+    for (const p of pairs) if (this.stmt.hasLegacy.get(p.key, p.time) !== undefined) known.add(p.key);
+    return known;
   }
 
   /** `knownKeys` + `commit` in one call, for callers in the same thread (tests, tools): detect sees only new events. */
@@ -480,3 +402,22 @@ export class SqliteStore implements Store {
   }
 }
 
+
+/** Applies the migrations this data directory lacks, each in its own transaction with its schema_migrations row. */
+function migrateSqlite(db: Database.Database, path: string): void {
+  db.exec(SCHEMA_MIGRATIONS_DDL);
+  const applied = (db.prepare('SELECT coalesce(max(version), 0) FROM schema_migrations').pluck().get() as number);
+  checkNotNewer(applied, path);
+  const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
+  for (const m of MIGRATIONS) {
+    if (m.version <= applied) continue;
+    try {
+      db.transaction(() => {
+        db.exec(migrationSql(m, 'sqlite'));
+        record.run(m.version, Date.now());
+      })();
+    } catch (err) {
+      throw new Error(`${path}: schema migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
+    }
+  }
+}

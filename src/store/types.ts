@@ -10,7 +10,7 @@ import type { Severity } from '../model/alert.js';
 export type AlertStatus = 'open' | 'acknowledged' | 'closed';
 export const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'closed'];
 
-/** One decoded event to remember: `key` identifies it across re-sends (a hash of eventKey()). */
+/** One decoded event to remember: `key` identifies it across re-sends (a hash of eventKey(): its content). */
 export interface EventRecord {
   key: string;
   /** Event time (ISO 8601). */
@@ -18,6 +18,12 @@ export interface EventRecord {
   host: string;
   /** The WinEvent as JSON, or null when the event is not needed for correlation (only its key is kept). */
   doc: string | null;
+}
+
+/** A hash of legacyEventKey() and the event's creation time, looked up among the rows stored before version 2. */
+export interface LegacyKey {
+  key: string;
+  time: string;
 }
 
 export interface NewAlert {
@@ -214,6 +220,13 @@ export interface Store {
    * durably: when the promise resolves, everything is on disk. Events and alerts already present are skipped.
    */
   commit(events: EventRecord[], detected: Detected): Promise<IngestResult>;
+  /**
+   * True while retention keeps events stored before schema version 2, whose keys are a hash of the old
+   * identity (host + channel + record id, see legacyEventKey).
+   */
+  legacyKeysRetained(): Promise<boolean>;
+  /** Which of these old-identity keys are stored for an event of exactly that time (pre-version-2 rows only). */
+  knownLegacyKeys(pairs: LegacyKey[]): Promise<Set<string>>;
   /** Events still retained, oldest first (to rebuild correlation state after a restart). */
   retainedEvents(): AsyncIterable<EventRecord>;
   /** Keys of every stored event (to prime the service's key filter). */

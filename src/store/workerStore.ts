@@ -19,6 +19,7 @@ import type {
   IncidentQuery,
   IncidentRow,
   IngestResult,
+  LegacyKey,
   NewAuditEntry,
   NewSuppression,
   Page,
@@ -85,6 +86,12 @@ export class WorkerStore implements Store {
   }
   commit(events: EventRecord[], detected: Detected): Promise<IngestResult> {
     return this.call('commit', events, detected);
+  }
+  legacyKeysRetained(): Promise<boolean> {
+    return this.call('legacyKeysRetained');
+  }
+  knownLegacyKeys(pairs: LegacyKey[]): Promise<Set<string>> {
+    return this.call('knownLegacyKeys', pairs);
   }
   async *retainedEvents(): AsyncIterable<EventRecord> {
     let after = 0;
