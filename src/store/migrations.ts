@@ -220,6 +220,16 @@ CREATE TABLE legacy_event_keys (
 INSERT INTO legacy_event_keys (id, max_seq) SELECT 1, seq FROM events ORDER BY seq DESC LIMIT 1;
 `,
   },
+  {
+    version: 3,
+    name: 'index the retained documents of each host, newest first (response-target verification)',
+    // Verifying a stop-process target reads the newest process events of one host (hostEventDocs). Partial: only
+    // rows that keep a document (the events correlation needs) pay for it on insert.
+    sql: {
+      sqlite: 'CREATE INDEX events_host_docs ON events(host COLLATE NOCASE, seq) WHERE doc IS NOT NULL;',
+      postgres: 'CREATE INDEX events_host_docs ON events (lower(host), seq) WHERE doc IS NOT NULL;',
+    },
+  },
 ];
 
 /** The SQL of a migration for one dialect. */

@@ -104,8 +104,8 @@ test('SQLite: a data directory written before migrations upgrades in place, ever
   const db = new Database(path, { readonly: true });
   for (const t of TABLES) assert.deepEqual(db.prepare(`SELECT * FROM ${t} ORDER BY 1`).all(), before[t], `${t}: every row as it was`);
   const versions = db.prepare('SELECT version, applied_at FROM schema_migrations ORDER BY version').all() as { version: number; applied_at: number }[];
-  assert.deepEqual(versions.map((v) => v.version), [1, 2]);
-  assert.equal(SCHEMA_VERSION, 2);
+  assert.deepEqual(versions.map((v) => v.version), [1, 2, 3]);
+  assert.equal(SCHEMA_VERSION, 3);
   assert.equal(db.prepare('SELECT max_seq FROM legacy_event_keys').pluck().get(), 2, 'the last row stored under the old identity');
   db.close();
 
@@ -122,11 +122,15 @@ test('SQLite: a new data directory gets every migration; one from a newer procwa
   assert.equal(await s.legacyKeysRetained(), false, 'nothing stored under the old identity');
   await s.close();
   const db = new Database(path);
-  assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2]);
+  assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all(), [1, 2, 3]);
   assert.equal(db.prepare('SELECT count(*) FROM legacy_event_keys').pluck().get(), 0);
+  // Response-target verification reads one host's newest documents (SqliteStore.hostEventDocs): through the index.
+  const plan = db.prepare("EXPLAIN QUERY PLAN SELECT doc FROM events WHERE host = ? COLLATE NOCASE AND doc IS NOT NULL AND (instr(lower(doc), ?) > 0) ORDER BY seq DESC LIMIT ?").all('WS01', 'x', 10) as { detail: string }[];
+  assert.ok(plan.some((r) => r.detail.includes('events_host_docs')), JSON.stringify(plan));
+  assert.ok(!plan.some((r) => r.detail.includes('TEMP B-TREE')), 'newest first without a sort');
   db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)').run();
   db.close();
-  assert.throws(() => new SqliteStore({ path }), /schema version 99 is newer than this procwatch knows \(2\)/);
+  assert.throws(() => new SqliteStore({ path }), /schema version 99 is newer than this procwatch knows \(3\)/);
 });
 
 test('PostgreSQL: a schema at version 1 upgrades in place, every row kept; old keys keep deduping identical re-sends', async () => {
@@ -148,13 +152,13 @@ test('PostgreSQL: a schema at version 1 upgrades in place, every row kept; old k
 
     const store = await new PostgresStore({ url: PG_URL, schema }).open();
     for (const t of PG_TABLES) assert.deepEqual((await admin.query(`SELECT * FROM "${t}" ORDER BY 1`)).rows, before[t], `${t}: every row as it was`);
-    assert.deepEqual((await admin.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version), [1, 2]);
+    assert.deepEqual((await admin.query('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r: { version: number }) => r.version), [1, 2, 3]);
     assert.equal(await store.legacyKeysRetained(), true);
     await checkIdentityAfterUpgrade(store, tmp());
     // A second process opening the schema applies nothing again.
     const second = await new PostgresStore({ url: PG_URL, schema }).open();
     await second.close();
-    assert.equal((await admin.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n, 2);
+    assert.equal((await admin.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n, 3);
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await admin.end();
