@@ -9,6 +9,7 @@ import { registerRules } from './rules.js';
 import { registerServe } from './serve.js';
 import { registerWorker } from './worker.js';
 import { registerToken } from './token.js';
+import { registerPolicy } from './policy.js';
 import { EXIT_USAGE } from './exit.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   registerServe(program, setExit);
   registerWorker(program, setExit);
   registerToken(program, setExit);
+  registerPolicy(program, setExit);
   try {
     await program.parseAsync(argv);
   } catch (err) {
