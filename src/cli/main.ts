@@ -9,6 +9,7 @@ import { registerRules } from './rules.js';
 import { registerServe } from './serve.js';
 import { registerWorker } from './worker.js';
 import { registerToken } from './token.js';
+import { registerPolicy } from './policy.js';
 import { EXIT_USAGE } from './exit.js';
 import { terminalSafe } from '../output/text.js';
 
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   registerServe(program, setExit);
   registerWorker(program, setExit);
   registerToken(program, setExit);
+  registerPolicy(program, setExit);
   pointToHelp(program, 'procwatch');
   try {
     await program.parseAsync(argv);

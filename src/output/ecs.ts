@@ -1,7 +1,9 @@
 /**
- * Alert → ECS-style alert document (the JSON shape of `scan --format json|jsonl` and of the service's API).
- * ECS names where ECS has them; procwatch's own context (severity, reason, certreq intent, tree, lifetime,
- * incident, the rule's NIST/false-positive/next-step metadata) lives under the `procwatch` object.
+ * Alert → ECS alert document (the JSON shape of `scan --format json|jsonl` and of the service's API).
+ * Every field outside `procwatch.*` and `winlog.*` (Winlogbeat's namespace) is an ECS field of ECS_VERSION,
+ * with its ECS type (test/output/ecs-conformance.test.ts checks this). What ECS has no field for lives under
+ * `procwatch`: severity, reason, certreq intent, tree, lifetime, incident, the rule's own metadata, the
+ * input line, the process's integrity level and token elevation.
  */
 import type { Alert, RuleMeta } from '../model/alert.js';
 import type { ProcessFields, ProcessEvent } from '../model/process.js';
@@ -9,14 +11,26 @@ import { attackFromTags } from './attack.js';
 
 export type EcsDocument = Record<string, unknown>;
 
+/** The ECS release the documents follow (every field used is checked against its field reference). */
+export const ECS_VERSION = '8.17.0';
+/** `event.module` / `event.dataset`: procwatch's alerts, whatever log the event came from (that is `event.provider`). */
+export const EVENT_MODULE = 'procwatch';
+export const EVENT_DATASET = 'procwatch.alert';
+
+/** Hash names ECS has under `*.hash.*`; Sysmon's IMPHASH goes to `*.pe.imphash`, anything else is not emitted. */
+const ECS_HASHES = new Set(['md5', 'sha1', 'sha256', 'sha384', 'sha512', 'ssdeep', 'tlsh', 'cdhash']);
+
 export function toEcsAlert(alert: Alert): EcsDocument {
   const { event, rule } = alert;
   const s = event.system;
   const severity = alert.context?.severity ?? rule.level ?? 'medium';
   const doc: EcsDocument = {
     '@timestamp': s.timeCreated,
+    ecs: { version: ECS_VERSION },
     event: {
       kind: 'alert',
+      module: EVENT_MODULE,
+      dataset: EVENT_DATASET,
       id: alert.id,
       code: String(s.eventId),
       provider: s.provider,
@@ -26,7 +40,7 @@ export function toEcsAlert(alert: Alert): EcsDocument {
     },
     rule: ecsRule(rule),
     threat: ecsThreat(rule.tags),
-    host: { name: s.computer },
+    host: { name: s.computer, os: { type: 'windows', family: 'windows' } },
     ...(alert.process?.user ? { user: compact(alert.process.user) } : {}),
     ...(alert.process ? { process: ecsProcess(alert.process) } : {}),
     winlog: compact({
@@ -37,13 +51,16 @@ export function toEcsAlert(alert: Alert): EcsDocument {
       computer_name: s.computer,
       event_data: event.data,
     }),
-    log: { file: compact({ path: event.origin.file, line: event.origin.line }) },
+    // ECS has the log file's path but no line number (log.origin.file.line is the emitting source code's line).
+    log: { file: { path: event.origin.file } },
     tags: rule.tags,
     procwatch: {
       severity,
       ...(alert.context ?? {}),
       matched_rules: alert.matchedRules,
       rule: ruleExtras(rule),
+      ...(event.origin.line !== undefined ? { log: { line: event.origin.line } } : {}),
+      ...(alert.process ? nonEcsProcess(alert.process) : {}),
     },
   };
   return doc;
@@ -85,17 +102,31 @@ function ecsProcess(pe: ProcessEvent): Record<string, unknown> {
 }
 
 function processFields(p: ProcessFields): Record<string, unknown> {
+  const { imphash, ...hashes } = p.hash ?? {};
+  const ecsHashes = Object.fromEntries(Object.entries(hashes).filter(([alg]) => ECS_HASHES.has(alg)));
+  const pe = p.pe || imphash ? compact({ ...p.pe, imphash }) : undefined;
   return compact({
     pid: p.pid,
     entity_id: p.entity_id,
     executable: p.executable,
     name: p.name,
     command_line: p.command_line,
-    pe: p.pe ? compact({ ...p.pe }) : undefined,
-    hash: p.hash,
+    pe,
+    hash: Object.keys(ecsHashes).length > 0 ? ecsHashes : undefined,
     working_directory: p.working_directory,
-    Ext: p.integrity || p.elevation ? compact({ integrity_level: p.integrity, token_elevation_type: p.elevation }) : undefined,
   });
+}
+
+/** Integrity level and token elevation: no ECS field (Elastic Endpoint's process.Ext.* is not ECS). */
+function nonEcsProcess(pe: ProcessEvent): Record<string, unknown> {
+  const own = tokenFields(pe.process);
+  const parent = pe.process.parent ? tokenFields(pe.process.parent) : undefined;
+  if (!own && !parent) return {};
+  return { process: compact({ ...own, ...(parent ? { parent } : {}) }) };
+}
+
+function tokenFields(p: ProcessFields): Record<string, unknown> | undefined {
+  return p.integrity || p.elevation ? compact({ integrity_level: p.integrity, token_elevation_type: p.elevation }) : undefined;
 }
 
 /** The rule's own metadata beyond what ECS `rule.*` carries (NIST mapping, false positives, next steps, ...). */

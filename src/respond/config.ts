@@ -3,6 +3,7 @@
  * start-up so a typo is an error naming the workflow and field, not a silent no-op at 3 a.m.
  */
 import { SEVERITIES, type Severity } from '../model/alert.js';
+import { parseAllowList, SidError } from '../policy/sid.js';
 
 export interface WorkflowMatch {
   /** Rule ids this workflow answers; empty = every rule. */
@@ -50,6 +51,14 @@ interface WorkflowBase extends WorkflowMatch {
   retry: RetryPolicy;
 }
 
+/** The AppLocker policy an `applocker_policy` workflow generates (see `procwatch policy certreq`). */
+export interface AppLockerPolicySpec {
+  /** SIDs that may run certreq.exe. */
+  allow: string[];
+  enforce: boolean;
+  restrictAdmins: boolean;
+}
+
 export type Workflow =
   | (WorkflowBase & { type: 'webhook'; webhook: WebhookSpec; destructive: boolean; dryRun: boolean; approval: 'required' | 'auto' })
   | (WorkflowBase & { type: 'command'; command: CommandSpec; destructive: boolean; dryRun: boolean; approval: 'required' | 'auto' })
@@ -58,6 +67,14 @@ export type Workflow =
       /** How the remediation runs: a command (PowerShell Stop-Process over WinRM by default) or an EDR API call. */
       via: { command: CommandSpec } | { webhook: WebhookSpec };
       destructive: true;
+      dryRun: boolean;
+      approval: 'required' | 'auto';
+    })
+  | (WorkflowBase & {
+      type: 'applocker_policy';
+      /** Generates the policy and the PowerShell to apply it as the action's result; runs nothing anywhere. */
+      policy: AppLockerPolicySpec;
+      destructive: false;
       dryRun: boolean;
       approval: 'required' | 'auto';
     });
@@ -130,9 +147,22 @@ function parseWorkflow(raw: unknown, at: string): Workflow {
       if (via === 'webhook') return { ...base, type: 'stop_process', via: { webhook: parseWebhook(raw, where) }, destructive: true };
       throw new ConfigError(`${where}.via: expected winrm, command or webhook`);
     }
+    case 'applocker_policy':
+      return { ...base, type: 'applocker_policy', policy: parsePolicySpec(raw, where), destructive: false };
     default:
-      throw new ConfigError(`${where}.type: expected webhook, command or stop_process`);
+      throw new ConfigError(`${where}.type: expected webhook, command, stop_process or applocker_policy`);
   }
+}
+
+function parsePolicySpec(raw: Record<string, unknown>, at: string): AppLockerPolicySpec {
+  let allow: string[];
+  try {
+    allow = parseAllowList(optStringList(raw.allow, `${at}.allow`));
+  } catch (err) {
+    if (err instanceof SidError) throw new ConfigError(`${at}.allow: ${err.message}`);
+    throw err;
+  }
+  return { allow, enforce: optBool(raw.enforce, `${at}.enforce`, false), restrictAdmins: optBool(raw.restrict_admins, `${at}.restrict_admins`, false) };
 }
 
 function parseWebhook(raw: Record<string, unknown>, at: string): WebhookSpec {

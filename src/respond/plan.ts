@@ -6,12 +6,14 @@ import { createHash } from 'node:crypto';
 import type { Severity } from '../model/alert.js';
 import type { ActionStatus, NewAction } from '../store/types.js';
 import { severityRank } from '../store/types.js';
-import type { CommandSpec, WebhookSpec, Workflow } from './config.js';
+import type { AppLockerPolicySpec, CommandSpec, WebhookSpec, Workflow } from './config.js';
 import { expand, expandArgv, expandJson, expandUrl, lookup } from './template.js';
 import { urlAllowed } from './config.js';
 import { safeUrl } from './webhook.js';
 import { genericPayload, theHive5Payload } from './payloads.js';
 import { protectedImage, type StopTarget } from './verify.js';
+import { certreqPolicy } from '../policy/applocker.js';
+import { powershellLines } from '../policy/powershell.js';
 
 export type { StopTarget };
 
@@ -78,7 +80,32 @@ function buildRequest(doc: Record<string, unknown>, wf: Workflow, options: PlanO
       }
       return { target, remediation, webhook: webhookRequest(doc, wf.via.webhook, wf.name, options) };
     }
+    case 'applocker_policy':
+      return { applocker_policy: applockerPolicyRequest(doc, wf.policy) };
   }
+}
+
+/** File name the PowerShell lines assume; the console/API consumer saves the XML under it. */
+export const APPLOCKER_POLICY_FILE = 'procwatch-certreq-applocker.xml';
+
+/**
+ * The certreq AppLocker policy for the alerting host, with PowerShell that tests it against the user who ran
+ * certreq in this alert (printed only when the name is plain; event data never becomes script text).
+ */
+function applockerPolicyRequest(doc: Record<string, unknown>, spec: AppLockerPolicySpec): Record<string, unknown> {
+  const policy = certreqPolicy({ allow: spec.allow, enforce: spec.enforce, restrictAdmins: spec.restrictAdmins });
+  const name = optString(lookup(doc, 'user.name'));
+  const domain = optString(lookup(doc, 'user.domain'));
+  const user = name ? (domain ? `${domain}\\${name}` : name) : undefined;
+  const host = optString(lookup(doc, 'host.name'));
+  return {
+    ...(host ? { host } : {}),
+    mode: policy.mode,
+    allow: spec.allow,
+    file: APPLOCKER_POLICY_FILE,
+    xml: policy.xml,
+    powershell: powershellLines({ policyFile: `.\\${APPLOCKER_POLICY_FILE}`, mode: policy.mode, deniedUser: user }).join('\n'),
+  };
 }
 
 function webhookRequest(doc: Record<string, unknown>, spec: WebhookSpec, workflow: string, options: PlanOptions): Record<string, unknown> {

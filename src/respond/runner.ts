@@ -191,6 +191,8 @@ export class ActionRunner {
   }
 
   private attempt(a: ActionRow, wf: Workflow): Promise<AttemptResult> {
+    // Non-destructive by design: the generated policy (planned with the alert) becomes the result; nothing runs.
+    if (wf.type === 'applocker_policy') return Promise.resolve(applockerResult(a));
     const web = a.request.webhook as WebhookRequest | undefined;
     const cmd = a.request.command as CommandRequest | undefined;
     const webSpec: WebhookSpec | undefined = wf.type === 'webhook' ? wf.webhook : wf.type === 'stop_process' && 'webhook' in wf.via ? wf.via.webhook : undefined;
@@ -199,6 +201,12 @@ export class ActionRunner {
     if (cmd && cmdSpec) return runCommand(cmd, { timeoutMs: cmdSpec.timeoutMs, maxOutputBytes: cmdSpec.maxOutputBytes });
     return Promise.resolve({ ok: false, detail: {}, error: `workflow "${a.workflow}" changed type since the action was planned` });
   }
+}
+
+function applockerResult(a: ActionRow): AttemptResult {
+  const policy = a.request.applocker_policy;
+  if (typeof policy !== 'object' || policy === null) return { ok: false, detail: {}, error: 'the action holds no generated policy' };
+  return { ok: true, detail: { applocker_policy: policy } };
 }
 
 function decidedMeanwhile(id: string): ApprovalError {
