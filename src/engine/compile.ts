@@ -6,7 +6,7 @@
 import type { ConditionNode, DetectionItem, SearchIdentifier, SigmaRule, SigmaValue } from '../rules/model.js';
 import { wrapWildcards } from '../rules/values.js';
 import type { Route } from '../rules/pipeline.js';
-import { ALL_DATA, accessorFor, scalarText, type EventContext, type SlotTable } from './fields.js';
+import { ALL_FIELDS, accessorFor, scalarText, type EventContext, type SlotTable } from './fields.js';
 import { compileValue, matchesMissing, type ValueTest } from './valueTests.js';
 
 export type Matcher = (ctx: EventContext) => boolean;
@@ -244,10 +244,10 @@ function compileValues(item: DetectionItem, slot: number, verbatim: boolean, slo
   return { match, anchors: neq ? null : itemAnchors(item, slot, verbatim), eventIds: itemEventIds(item) };
 }
 
-/** Keywords: the values (as `contains` patterns) against every EventData value of the event. */
+/** Keywords: the values (as `contains` patterns) against every value of the event, System header included. */
 function compileKeywords(item: DetectionItem, slots: SlotTable): Compiled {
   const wrap = (v: SigmaValue): SigmaValue => (v.kind === 'string' ? { ...v, parts: wrapWildcards(v.parts, true, true) } : v);
-  const slot = slots.slot(ALL_DATA);
+  const slot = slots.slot(ALL_FIELDS);
   return compileValues({ ...item, values: item.values.map(wrap), groups: item.groups.map((g) => g.map(wrap)) }, slot, true, () => slot);
 }
 
