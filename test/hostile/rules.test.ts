@@ -38,10 +38,15 @@ function loaded(yaml: string): LoadedRule[] {
   return parsed.rules.map((r) => ({ meta: r.meta, rule: r }));
 }
 
+/**
+ * CPU milliseconds this process spends in fn: the bounds below are about the work done, which wall time on a
+ * machine shared with other test runs does not measure (it varied tenfold between runs).
+ */
 function elapsedMs(fn: () => void): number {
-  const t = performance.now();
+  const t = process.cpuUsage();
   fn();
-  return performance.now() - t;
+  const d = process.cpuUsage(t);
+  return (d.user + d.system) / 1000;
 }
 
 /** Runs a script in a child Node with a small heap; resolves with its exit code, stdout and stderr. */
@@ -77,16 +82,17 @@ test('|expand over its limit is a located error for that rule; the next rule in 
   assert.deepEqual(ok.errors, []);
 });
 
-test('an |expand of 10^20 combinations is refused before any is built (64 MB heap child, under 10 s)', async () => {
+test('an |expand of 10^20 combinations is refused before any is built (64 MB heap child, under 1 s of CPU)', async () => {
   const script = `
 import { parseRuleFile } from '${SRC}/rules/load.ts';
 const many = Array.from({ length: 100 }, (_, i) => 'v' + i);
 const placeholders = Object.fromEntries(Array.from({ length: 10 }, (_, i) => ['p' + i, many]));
 const value = Array.from({ length: 10 }, (_, i) => '%p' + i + '%').join('');
 const yaml = 'title: t\\nid: bomb\\nlogsource: {product: windows}\\ndetection:\\n  sel:\\n    CommandLine|expand: "' + value + '"\\n  condition: sel\\n';
-const t = performance.now();
+const t = process.cpuUsage();
 const r = parseRuleFile(yaml, 'bomb.yml', { placeholders });
-console.log(JSON.stringify({ ms: performance.now() - t, rules: r.rules.length, errors: r.errors.map((e) => e.reason) }));
+const cpu = process.cpuUsage(t);
+console.log(JSON.stringify({ ms: (cpu.user + cpu.system) / 1000, rules: r.rules.length, errors: r.errors.map((e) => e.reason) }));
 `;
   const started = Date.now();
   const { code, out, err } = await runSmallHeap(script, 64);
@@ -94,8 +100,8 @@ console.log(JSON.stringify({ ms: performance.now() - t, rules: r.rules.length, e
   const result = JSON.parse(out) as { ms: number; rules: number; errors: string[] };
   assert.equal(result.rules, 0);
   assert.match(result.errors[0]!, /would produce 100000000000000000000 values \(limit 4096\)/);
-  assert.ok(result.ms < 1000, `parse took ${result.ms} ms`);
-  assert.ok(Date.now() - started < 10_000);
+  assert.ok(result.ms < 1000, `parse took ${result.ms} ms of CPU`);
+  assert.ok(Date.now() - started < 60_000, 'the child ends (start-up included, on a loaded machine)');
 });
 
 test('more value tests than the per-rule limit is a located error; other rules load', () => {
@@ -107,7 +113,7 @@ test('more value tests than the per-rule limit is a located error; other rules l
   assert.deepEqual(parsed.rules.map((r) => r.meta.id), ['fine']);
   assert.equal(parsed.errors[0]!.ruleId, 'too-big');
   assert.match(parsed.errors[0]!.reason, new RegExp(`^detection\\.sel\\.F16\\|expand: the rule has more than ${MAX_VALUE_TESTS} value tests \\(limit per rule\\); split it \\(line \\d+\\)$`));
-  assert.ok(ms < 5000, `${ms} ms`);
+  assert.ok(ms < 5000, `${ms} ms of CPU`);
 });
 
 function range(n: number, prefix: string): string[] {
@@ -186,9 +192,10 @@ test('a YAML alias bomb is one error for its file; the other files of the direct
   mkdirSync(dir);
   writeFileSync(join(dir, 'a-bomb.yml'), aliasBomb());
   writeFileSync(join(dir, 'b-good.yml'), rule('good', "    sel:\n        CommandLine|contains: 'ok'\n    condition: sel"));
-  const started = performance.now();
+  const started = process.cpuUsage();
   const out = await loadRules({ paths: [dir], builtin: false });
-  assert.ok(performance.now() - started < 2000);
+  const cpu = process.cpuUsage(started);
+  assert.ok((cpu.user + cpu.system) / 1000 < 2000, 'under 2 s of CPU');
   assert.deepEqual(out.rules.map((r) => r.meta.id), ['good']);
   assert.deepEqual(out.errors.map((e) => [e.source, e.reason]), [[join(dir, 'a-bomb.yml'), `YAML aliases expand more than ${RULE_FILE_LIMITS.maxAliasCount} times (alias bomb?)`]]);
   // The same in a 64 MB heap: the bomb is never expanded.
@@ -246,7 +253,9 @@ function serve(args: string[]): Promise<{ code: number | null; stderr: string; m
     });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    // A serve that hangs (the bug) is killed here and fails the exit-code assertion; start-up alone can take
+    // tens of seconds when the machine is shared with other test runs.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(killer);
@@ -263,7 +272,6 @@ test('serve exits 2 with a clear message when its port is taken (no hang)', asyn
     const r = await serve(['--host', '127.0.0.1', '--port', String(port)]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, new RegExp(`procwatch serve: cannot start: 127\\.0\\.0\\.1:${port} is in use`));
-    assert.ok(r.ms < 25_000, `${r.ms} ms`);
   } finally {
     blocker.close();
   }
