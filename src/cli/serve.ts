@@ -41,6 +41,12 @@ export function registerServe(program: Command, setExit: SetExit): void {
         }
         throw err;
       }
+      const unreadable = await unreadableRulePaths(config.rules.paths);
+      if (unreadable.length > 0) {
+        // A service running without the rules it was given would look healthy and detect nothing.
+        cannotStart(`rules path ${unreadable.join(', ')}`, setExit);
+        return;
+      }
       let server;
       try {
         // Loaded here, not at the top: the server's dependencies (Fastify, SQLite, PostgreSQL, NATS) would
@@ -49,8 +55,7 @@ export function registerServe(program: Command, setExit: SetExit): void {
         server = await startServer(config);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        safeWrite(`procwatch serve: cannot start: ${e.code === 'EADDRINUSE' ? `${config.host}:${config.port} is in use` : e.message}\n`);
-        setExit(EXIT_USAGE);
+        cannotStart(e.code === 'EADDRINUSE' ? `${config.host}:${config.port} is in use` : e.message, setExit);
         return;
       }
       safeWrite(
@@ -72,6 +77,33 @@ export function registerServe(program: Command, setExit: SetExit): void {
       });
       setExit(EXIT_OK);
     });
+}
+
+/**
+ * Reports why serve cannot start and ends the process with status 2. The exit is forced: a start that failed
+ * half-way (store opened, timers or pools started, then the port refused) leaves handles that would otherwise
+ * keep the process alive doing nothing, which a supervisor cannot tell from a healthy service.
+ */
+function cannotStart(reason: string, setExit: SetExit): void {
+  safeWrite(`procwatch serve: cannot start: ${reason}\n`);
+  setExit(EXIT_USAGE);
+  process.exitCode = EXIT_USAGE;
+  // Unref'd: when nothing else is left the process ends by itself, with the same status.
+  setTimeout(() => process.exit(EXIT_USAGE), 200).unref();
+}
+
+/** Rule paths (from --rules or the config) that cannot be read, each with the reason. */
+async function unreadableRulePaths(paths: readonly string[]): Promise<string[]> {
+  const { access, constants } = await import('node:fs/promises');
+  const out: string[] = [];
+  for (const p of paths) {
+    try {
+      await access(p, constants.R_OK);
+    } catch (err) {
+      out.push(`${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return out;
 }
 
 /** A URL for logs: the password, if any, masked. */

@@ -6,7 +6,7 @@
 import type { ConditionNode, DetectionItem, SearchIdentifier, SigmaRule, SigmaValue } from '../rules/model.js';
 import { wrapWildcards } from '../rules/values.js';
 import type { Route } from '../rules/pipeline.js';
-import { ALL_DATA, accessorFor, scalarText, type EventContext, type SlotTable } from './fields.js';
+import { ALL_FIELDS, accessorFor, scalarText, type EventContext, type SlotTable } from './fields.js';
 import { compileValue, matchesMissing, type ValueTest } from './valueTests.js';
 
 export type Matcher = (ctx: EventContext) => boolean;
@@ -122,7 +122,7 @@ function andOf(parts: Compiled[]): Compiled {
   let eventIds = null as Set<number> | null;
   for (const p of live) {
     const ids = p.eventIds;
-    if (!ids) continue;
+    if (!ids || ids === eventIds) continue;
     eventIds = eventIds ? new Set([...eventIds].filter((id) => ids.has(id))) : ids;
   }
   return { match, anchors: bestAnchors(live.map((p) => p.anchors)), eventIds };
@@ -138,11 +138,36 @@ function orOf(parts: Compiled[]): Compiled {
     for (const m of ms) if (m(ctx)) return true;
     return false;
   };
-  let anchors: AnchorSet = [];
-  for (const p of live) anchors = p.anchors && anchors ? [...anchors, ...p.anchors] : null;
-  let eventIds: Set<number> | null = new Set();
-  for (const p of live) eventIds = p.eventIds && eventIds ? new Set([...eventIds, ...p.eventIds]) : null;
-  return { match, anchors, eventIds };
+  return { match, anchors: unionAnchors(live), eventIds: unionEventIds(live) };
+}
+
+/**
+ * Anchors of an OR: every part's anchors (null as soon as one part has none), each (slot, literal) once.
+ * Built in one pass: a long `or` chain (thousands of terms) must compile in linear time.
+ */
+function unionAnchors(parts: Compiled[]): AnchorSet {
+  const seen = new Set<string>();
+  const out: Anchor[] = [];
+  for (const p of parts) {
+    if (p.anchors === null) return null;
+    for (const a of p.anchors) {
+      const key = `${a.slot}\u0000${a.literal}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+/** Event ids of an OR: the union, or null (any id) as soon as one part can match any id. */
+function unionEventIds(parts: Compiled[]): Set<number> | null {
+  const out = new Set<number>();
+  for (const p of parts) {
+    if (p.eventIds === null) return null;
+    for (const id of p.eventIds) out.add(id);
+  }
+  return out;
 }
 
 /** Of several anchor sets that must all hold, the most selective one: longest shortest literal, then fewest. */
@@ -152,7 +177,8 @@ function bestAnchors(sets: AnchorSet[]): AnchorSet {
   for (const s of sets) {
     if (!s) continue;
     if (s.length === 0) return s;
-    const minLen = Math.min(...s.map((a) => a.literal.length));
+    let minLen = Infinity; // a loop, not Math.min(...): a set can hold more literals than a call has arguments
+    for (const a of s) if (a.literal.length < minLen) minLen = a.literal.length;
     const score = Math.min(minLen, 12) * 10000 - s.length;
     if (score > bestScore) {
       best = s;
@@ -218,10 +244,10 @@ function compileValues(item: DetectionItem, slot: number, verbatim: boolean, slo
   return { match, anchors: neq ? null : itemAnchors(item, slot, verbatim), eventIds: itemEventIds(item) };
 }
 
-/** Keywords: the values (as `contains` patterns) against every EventData value of the event. */
+/** Keywords: the values (as `contains` patterns) against every value of the event, System header included. */
 function compileKeywords(item: DetectionItem, slots: SlotTable): Compiled {
   const wrap = (v: SigmaValue): SigmaValue => (v.kind === 'string' ? { ...v, parts: wrapWildcards(v.parts, true, true) } : v);
-  const slot = slots.slot(ALL_DATA);
+  const slot = slots.slot(ALL_FIELDS);
   return compileValues({ ...item, values: item.values.map(wrap), groups: item.groups.map((g) => g.map(wrap)) }, slot, true, () => slot);
 }
 

@@ -50,9 +50,15 @@ export function isSystemField(name: string): boolean {
   return name in SYSTEM_FIELDS;
 }
 
-/** Every EventData value of the event, for keyword searches (values appear verbatim in the record). */
-export const ALL_DATA: Accessor = {
-  key: 'all-data',
+/**
+ * Every value of the event, for keyword searches (Sigma: an unbound value is searched in the whole event):
+ * every EventData value, then every System header value (provider, channel, computer, event id, ...; numbers
+ * stay numbers, compared as their decimal text). Values appear verbatim in the record or, for the System
+ * header, are formatted numbers, GUIDs, SIDs and times, which the raw-record prefilters already treat as
+ * possibly absent from the bytes (isTextOnly in ./index.ts, FORMATTED_CHARS in src/evtx/prefilter.ts).
+ */
+export const ALL_FIELDS: Accessor = {
+  key: 'all-fields',
   verbatim: true,
   get: (ev) => {
     const out: Scalar[] = [];
@@ -61,9 +67,18 @@ export const ALL_DATA: Accessor = {
       if (Array.isArray(v)) for (const x of v) out.push(x);
       else out.push(v);
     }
+    pushSystemValues(ev.system, out);
     return out;
   },
 };
+
+/** Appends every present System header value (in EventSystem's order). */
+export function pushSystemValues(system: EventSystem, out: Scalar[]): void {
+  for (const key in system) {
+    const v = system[key as keyof EventSystem];
+    if (v !== undefined) out.push(v);
+  }
+}
 
 /** Accessor for a Sigma field on a route with the given field mapping. */
 export function accessorFor(field: string, mapping: Record<string, FieldSource> | undefined): Accessor {

@@ -10,13 +10,13 @@
  *     lowercased at most once per event).
  */
 import type { Detection, RuleMeta } from '../model/alert.js';
-import type { WinEvent } from '../model/event.js';
+import type { Scalar, WinEvent } from '../model/event.js';
 import type { LoadedRule } from '../rules/index.js';
 import type { SigmaCorrelation, SigmaRule } from '../rules/model.js';
 import { resolveLogSource } from '../rules/pipeline.js';
 import { compileRule, itemFields, type CompiledInstance } from './compile.js';
 import { CorrelationEngine } from './correlation.js';
-import { ALL_DATA, EventContext, SlotTable, isSystemField, scalarText } from './fields.js';
+import { ALL_FIELDS, EventContext, SlotTable, isSystemField, pushSystemValues, scalarText } from './fields.js';
 import { LiteralScanner } from './literalScanner.js';
 
 export interface EngineWarning {
@@ -68,8 +68,9 @@ class Bucket {
   readonly always: number[] = [];
   readonly scanners: Scanner[] = [];
   /**
-   * Keyword literals (which may occur in any EventData value): they are added to every field scanner that
-   * reads an EventData field as is, and this scanner covers the values of the remaining fields.
+   * Keyword literals (which may occur in any value of the event): they are added to every field scanner that
+   * reads an EventData field as is, and this scanner covers the values of the remaining EventData fields and
+   * every System header value.
    */
   readonly keywords: (Scanner & { covered: Set<string> }) | null = null;
   readonly mark: Uint32Array;
@@ -131,6 +132,8 @@ class SigmaEngine implements CompiledEngine {
   private readonly suppressed: boolean[];
   private readonly feedsCorrelation: boolean[];
   private readonly candidates: number[] = [];
+  /** Reused per event: the System header values the keyword scanner reads. */
+  private readonly systemValues: Scalar[] = [];
   private evaluated = 0;
   private events = 0;
 
@@ -216,7 +219,7 @@ class SigmaEngine implements CompiledEngine {
     const ids = new Set<number>();
     for (const prefix of [p, c, '*'])
       for (const eid of [String(s.eventId), '*']) for (const i of this.index.get(`${prefix}|${eid}`) ?? []) ids.add(i);
-    b = new Bucket([...ids].sort((x, y) => x - y).map((i) => this.instances[i]!), this.slots, this.slots.find(ALL_DATA.key), this.prefilter);
+    b = new Bucket([...ids].sort((x, y) => x - y).map((i) => this.instances[i]!), this.slots, this.slots.find(ALL_FIELDS.key), this.prefilter);
     if (this.bucketCount >= MAX_BUCKET_CACHE) {
       // Hostile or odd input with endless provider/channel/id combinations: start the cache over.
       this.buckets.clear();
@@ -276,6 +279,10 @@ class SigmaEngine implements CompiledEngine {
         if (Array.isArray(v)) for (const x of v) kw.scanner.scan(scalarText(x), kw.seen, stamp, found);
         else kw.scanner.scan(typeof v === 'string' ? v : scalarText(v), kw.seen, stamp, found);
       }
+      const system = this.systemValues;
+      system.length = 0;
+      pushSystemValues(event.system, system);
+      for (const v of system) kw.scanner.scan(scalarText(v), kw.seen, stamp, found);
       for (const id of found)
         for (const i of kw.owners[id]!) {
           if (mark[i] === stamp) continue;

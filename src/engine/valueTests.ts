@@ -4,7 +4,7 @@
  */
 import { RE2JS } from 're2js';
 import type { Scalar } from '../model/event.js';
-import { ANY_CHARS, ONE_CHAR, type SigmaValue, type StringPart, type TimePart } from '../rules/model.js';
+import { ANY_CHARS, ONE_CHAR, WINDASH, WINDASH_CHARS, type SigmaValue, type StringPart, type TimePart } from '../rules/model.js';
 import { regexFlags } from '../rules/load.js';
 import { cidrContains } from '../rules/cidr.js';
 import type { EventContext } from './fields.js';
@@ -117,16 +117,26 @@ export function timePart(text: string, part: TimePart): number | undefined {
 
 // ---- string patterns ------------------------------------------------------------------------------------
 
-/** A run between `*`s: literal text where `wild[i]` marks a `?` position. */
+/** What a position of a segment matches: its own character, any character (`?`) or a windash character. */
+const LITERAL = 0;
+const ANY_ONE = 1;
+const DASH = 2;
+type PositionKind = typeof LITERAL | typeof ANY_ONE | typeof DASH;
+
+/** A run between `*`s: text where `wild[i]` marks a `?` or windash position (null: all literal). */
 interface Segment {
   text: string;
-  wild: boolean[] | null;
+  wild: PositionKind[] | null;
+  /** For a segment with wild positions: its longest literal run and where it starts, to find candidates by indexOf. */
+  probe?: { text: string; offset: number };
 }
+
+const DASH_CODES = new Set(WINDASH_CHARS.map((c) => c.charCodeAt(0)));
 
 /** Compiles a Sigma string pattern; case-insensitive patterns compare against the lowercase field text. */
 export function compilePattern(parts: readonly StringPart[], cased: boolean): ValueTest {
   const norm = cased ? (s: string) => s : (s: string) => s.toLowerCase();
-  const hasOne = parts.some((p) => p === ONE_CHAR);
+  const hasOne = parts.some((p) => p === ONE_CHAR || p === WINDASH);
   const first = parts[0];
   const last = parts[parts.length - 1];
   const inner = parts.filter((p) => p !== ANY_CHARS);
@@ -154,17 +164,18 @@ function compileGlob(parts: readonly StringPart[], norm: (s: string) => string):
     if (p === ANY_CHARS) {
       segments.push(cur);
       cur = { text: '', wild: null };
-    } else if (p === ONE_CHAR) {
-      cur.wild ??= new Array<boolean>(cur.text.length).fill(false);
-      cur.text += '?';
-      cur.wild.push(true);
+    } else if (p === ONE_CHAR || p === WINDASH) {
+      cur.wild ??= new Array<PositionKind>(cur.text.length).fill(LITERAL);
+      cur.text += p === WINDASH ? '-' : '?';
+      cur.wild.push(p === WINDASH ? DASH : ANY_ONE);
     } else {
       const t = norm(p);
-      if (cur.wild) for (let i = 0; i < t.length; i++) cur.wild.push(false);
+      if (cur.wild) for (let i = 0; i < t.length; i++) cur.wild.push(LITERAL);
       cur.text += t;
     }
   }
   segments.push(cur);
+  for (const seg of segments) if (seg.wild) seg.probe = longestLiteralRun(seg);
   // segments[0] is anchored at the start unless the pattern starts with `*` (then it is empty); likewise the last.
   return (s: string): boolean => {
     if (segments.length === 1) {
@@ -190,7 +201,11 @@ function compileGlob(parts: readonly StringPart[], norm: (s: string) => string):
 function segAt(s: string, seg: Segment, at: number): boolean {
   if (at + seg.text.length > s.length) return false;
   if (!seg.wild) return s.startsWith(seg.text, at);
-  for (let i = 0; i < seg.text.length; i++) if (!seg.wild[i] && s.charCodeAt(at + i) !== seg.text.charCodeAt(i)) return false;
+  for (let i = 0; i < seg.text.length; i++) {
+    const kind = seg.wild[i];
+    const c = s.charCodeAt(at + i);
+    if (kind === LITERAL ? c !== seg.text.charCodeAt(i) : kind === DASH && !DASH_CODES.has(c)) return false;
+  }
   return true;
 }
 
@@ -200,6 +215,27 @@ function findSeg(s: string, seg: Segment, from: number, limit: number): number {
     const at = s.indexOf(seg.text, from);
     return at >= 0 && at + seg.text.length <= limit ? at : -1;
   }
+  const probe = seg.probe;
+  if (probe && probe.text.length > 0) {
+    // Candidates are where the literal run occurs (windash values are mostly literal): leftmost first.
+    for (let k = s.indexOf(probe.text, from + probe.offset); k >= 0; k = s.indexOf(probe.text, k + 1)) {
+      const at = k - probe.offset;
+      if (at + seg.text.length > limit) return -1;
+      if (segAt(s, seg, at)) return at;
+    }
+    return -1;
+  }
   for (let at = from; at + seg.text.length <= limit; at++) if (segAt(s, seg, at)) return at;
   return -1;
+}
+
+function longestLiteralRun(seg: Segment): { text: string; offset: number } {
+  let best = { text: '', offset: 0 };
+  let start = 0;
+  for (let i = 0; i <= seg.text.length; i++) {
+    if (i < seg.text.length && seg.wild![i] === LITERAL) continue;
+    if (i - start > best.text.length) best = { text: seg.text.slice(start, i), offset: start };
+    start = i + 1;
+  }
+  return best;
 }

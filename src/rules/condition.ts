@@ -27,14 +27,26 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-/** Deeper conditions are not written by people; refusing them keeps parsing and matching off the stack limit. */
-const MAX_DEPTH = 100;
+/**
+ * Deeper conditions (parentheses and `not`) are not written by people; refusing them keeps parsing, compiling
+ * and matching, which recurse once per level, off the stack limit. Chains (`a or b or ...`) do not nest: they are
+ * parsed into one flat node whatever their length.
+ */
+export const MAX_CONDITION_DEPTH = 100;
+/** Search identifier references in one condition, after `1 of x*`/`all of them` are expanded. */
+export const MAX_CONDITION_TERMS = 65_536;
 
 const KEYWORDS = new Set(['and', 'or', 'not', 'of', 'them', 'all', 'any']);
 
 /** Parses one condition string against the rule's search identifier names. */
 export function parseCondition(text: string, names: readonly string[]): ConditionNode {
   const tokens = tokenize(text);
+  const known = new Set(names);
+  let terms = 0;
+  const countTerms = (n: number): void => {
+    terms += n;
+    if (terms > MAX_CONDITION_TERMS) throw new ConditionError(`more than ${MAX_CONDITION_TERMS} search identifier references (after expanding 'of' quantifiers)`);
+  };
   let i = 0;
   const peek = (): Token | undefined => tokens[i];
   const isWord = (t: Token | undefined, w: string): boolean => t?.kind === 'word' && t.text.toLowerCase() === w;
@@ -58,7 +70,7 @@ export function parseCondition(text: string, names: readonly string[]): Conditio
   };
   let depth = 0;
   const parseNot = (): ConditionNode => {
-    if (++depth > MAX_DEPTH) throw new ConditionError(`nested deeper than ${MAX_DEPTH} levels`);
+    if (++depth > MAX_CONDITION_DEPTH) throw new ConditionError(`nested deeper than ${MAX_CONDITION_DEPTH} levels at ${where(peek())}`);
     try {
       return parseNotInner();
     } finally {
@@ -89,10 +101,13 @@ export function parseCondition(text: string, names: readonly string[]): Conditio
       const target = peek();
       if (!target || target.kind !== 'word') throw new ConditionError(`expected a name pattern or 'them' after '${t.text} of'`);
       i++;
-      return quantified(lower, target.text, names);
+      const node = quantified(lower, target.text, names);
+      countTerms(node.op === 'ref' ? 1 : 'args' in node ? node.args.length : 0);
+      return node;
     }
     if (KEYWORDS.has(lower)) throw new ConditionError(`unexpected ${where(t)}`);
-    if (!names.includes(t.text)) throw new ConditionError(`unknown search identifier '${t.text}' at column ${t.pos + 1}`);
+    if (!known.has(t.text)) throw new ConditionError(`unknown search identifier '${t.text}' at column ${t.pos + 1}`);
+    countTerms(1);
     i++;
     return { op: 'ref', name: t.text };
   };

@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { RuleMeta, Severity } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
-import { parseRuleFile } from './load.js';
+import { parseRuleFile, RULE_FILE_LIMITS } from './load.js';
 import type { ParsedRule } from './model.js';
 
 export type { ParsedRule, SigmaRule, SigmaCorrelation, LogSource } from './model.js';
-export { parseRuleFile } from './load.js';
+export { parseRuleFile, RULE_FILE_LIMITS, MAX_VALUE_TESTS } from './load.js';
 
 export interface RuleLoadError {
   /** File (and rule index within a multi-document YAML file) the error refers to. */
@@ -69,9 +69,13 @@ export async function loadRules(options: LoadRulesOptions): Promise<LoadedRules>
   const BATCH = 64;
   for (let start = 0; start < files.length; start += BATCH) {
     const batch = files.slice(start, start + BATCH);
-    const texts = await Promise.all(batch.map((f) => readFile(f.path, 'utf8').catch((err: Error) => err)));
+    const texts = await Promise.all(batch.map((f) => readRuleText(f.path).catch((err: Error) => err)));
     batch.forEach((file, i) => {
       const text = texts[i]!;
+      if (text instanceof OversizedFile) {
+        out.errors.push({ source: file.source, reason: text.message });
+        return;
+      }
       if (text instanceof Error) {
         out.errors.push({ source: file.source, reason: `cannot read: ${text.message}`, unreadable: true });
         return;
@@ -92,6 +96,15 @@ export async function loadRules(options: LoadRulesOptions): Promise<LoadedRules>
   checkCorrelationReferences(out);
   if (options.filter) out.rules = applyFilter(out.rules, options.filter);
   return out;
+}
+
+class OversizedFile extends Error {}
+
+/** A rule file's text; a file over the size limit is refused without being read (OversizedFile). */
+async function readRuleText(path: string): Promise<string> {
+  const { size } = await stat(path);
+  if (size > RULE_FILE_LIMITS.maxBytes) throw new OversizedFile(`file is ${size} bytes (limit ${RULE_FILE_LIMITS.maxBytes})`);
+  return readFile(path, 'utf8');
 }
 
 /** Every rule a correlation names must be loaded; otherwise the correlation is rejected. */

@@ -2,12 +2,12 @@
  * YAML → typed Sigma model (./model.ts). Every problem is found here, at load time, and reported with the
  * file, the document, the rule id and the place in the rule (path and line) — never while matching.
  */
-import { LineCounter, parseAllDocuments, isMap, isSeq, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isScalar, isSeq, visit, type Document, type YAMLMap } from 'yaml';
 import { RE2JS } from 're2js';
 import type { RuleMeta, Severity } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
 import { parseCondition, ConditionError } from './condition.js';
-import { applyModifiers, typedValue, ModifierError, type ModValue } from './modifiers.js';
+import { applyModifiers, typedValue, ExpandLimitError, ModifierError, type ModValue } from './modifiers.js';
 import type {
   CompareOp,
   ConditionNode,
@@ -18,6 +18,7 @@ import type {
   SearchIdentifier,
   SigmaCorrelation,
   SigmaRule,
+  SigmaValue,
 } from './model.js';
 
 /** A rule that could not be loaded: where, which rule, why. */
@@ -30,6 +31,15 @@ export interface LoadProblem {
 export interface ParseOptions {
   placeholders?: Readonly<Record<string, readonly string[]>>;
 }
+
+/**
+ * Value tests (values after modifiers, expansions included) one rule may hold: the largest SigmaHQ rule (a
+ * list of driver hashes) has a few thousand; more is a hostile or generated rule that would slow every event.
+ */
+export const MAX_VALUE_TESTS = 65_536;
+
+/** Parse options plus what one rule has used of its limits so far. */
+type RuleParseOptions = ParseOptions & { budget: { valueTests: number } };
 
 export interface ParsedFile {
   rules: ParsedRule[];
@@ -49,25 +59,58 @@ class RuleError extends Error {
   }
 }
 
+/**
+ * Limits on one rule file. A rule file is untrusted input: these bound the time and memory one file can take,
+ * and a file over a limit is one located error while the other files load.
+ */
+export const RULE_FILE_LIMITS = {
+  /** Bytes of one file (the largest SigmaHQ rule is under 300 KB). */
+  maxBytes: 1024 * 1024,
+  /** YAML documents (`---`) in one file. */
+  maxDocuments: 256,
+  /** Alias (`*name`) resolutions while building one document: an alias bomb stops here, not in memory. */
+  maxAliasCount: 100,
+  /** Nesting of YAML flow collections (`[`/`{`); the YAML parser recurses once per level. */
+  maxFlowDepth: 64,
+} as const;
+
 /** Parses every YAML document of one rule file. `source` names the file in metadata and errors. */
 export function parseRuleFile(text: string, source: string, options: ParseOptions = {}): ParsedFile {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const out: ParsedFile = { rules: [], errors: [] };
+  const refusal = fileRefusal(text);
+  if (refusal !== null) {
+    out.errors.push({ source, reason: refusal });
+    return out;
+  }
+  const lineCounter = new LineCounter();
+  // uniqueKeys is checked by duplicateKey (linear); the YAML library's own check is quadratic in the keys of a map.
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (!Array.isArray(docs)) {
     out.errors.push({ source, reason: 'not a YAML stream' });
+    return out;
+  }
+  if (docs.length > RULE_FILE_LIMITS.maxDocuments) {
+    out.errors.push({ source, reason: `${docs.length} YAML documents (limit ${RULE_FILE_LIMITS.maxDocuments} per file)` });
     return out;
   }
   const multi = docs.length > 1;
   docs.forEach((doc, index) => {
     const where = multi ? `${source} (document ${index + 1})` : source;
-    if (doc.errors.length > 0) {
-      const e = doc.errors[0]!;
-      const pos = lineCounter.linePos(e.pos[0]);
-      out.errors.push({ source: where, reason: `YAML error at line ${pos.line}: ${e.message.split('\n')[0]}` });
+    const yamlError = doc.errors[0] ?? duplicateKey(doc);
+    if (yamlError) {
+      const pos = lineCounter.linePos(yamlError.pos[0]);
+      out.errors.push({ source: where, reason: `YAML error at line ${pos.line}: ${yamlError.message.split('\n')[0]}` });
       return;
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: RULE_FILE_LIMITS.maxAliasCount });
+    } catch (err) {
+      // The yaml package throws a ReferenceError when aliases resolve more than maxAliasCount times.
+      const reason = err instanceof ReferenceError ? `YAML aliases expand more than ${RULE_FILE_LIMITS.maxAliasCount} times (alias bomb?)` : `YAML error: ${(err as Error).message}`;
+      out.errors.push({ source: where, reason });
+      return;
+    }
     if (value === null || value === undefined) return; // empty document (e.g. a trailing `---`)
     const id = isRecord(value) && typeof value.id === 'string' ? value.id : undefined;
     try {
@@ -81,16 +124,68 @@ export function parseRuleFile(text: string, source: string, options: ParseOption
   return out;
 }
 
+/** Why a file is refused before YAML parsing (size, flow nesting), or null. */
+function fileRefusal(text: string): string | null {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > RULE_FILE_LIMITS.maxBytes) return `file is ${bytes} bytes (limit ${RULE_FILE_LIMITS.maxBytes})`;
+  const depth = flowDepth(text);
+  if (depth.max > RULE_FILE_LIMITS.maxFlowDepth) return `YAML nested deeper than ${RULE_FILE_LIMITS.maxFlowDepth} levels at line ${depth.line}`;
+  return null;
+}
+
+/**
+ * Deepest nesting of flow collections, counted conservatively in one pass: a `[`/`{` opens a level where a flow
+ * collection can start (line start, after whitespace, `:`, `,`, `-` or another opener), so brackets inside
+ * words and quoted regexes (`'\[a-z]'`) rarely count; closers close a level.
+ */
+export function flowDepth(text: string): { max: number; line: number } {
+  let depth = 0;
+  let max = 0;
+  let line = 1;
+  let maxLine = 1;
+  let prev = '\n';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') line++;
+    if ((c === '[' || c === '{') && (prev === '\n' || prev === ' ' || prev === '\t' || prev === ':' || prev === ',' || prev === '-' || prev === '[' || prev === '{')) {
+      if (++depth > max) {
+        max = depth;
+        maxLine = line;
+      }
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+    prev = c;
+  }
+  return { max, line: maxLine };
+}
+
+/** The first key written twice in one map of the document, as a YAML error (one pass, one Set per map). */
+function duplicateKey(doc: Document): { pos: [number, number]; message: string } | undefined {
+  let found: { pos: [number, number]; message: string } | undefined;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const k: unknown = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(k)) {
+          const range = isScalar(pair.key) ? pair.key.range : undefined;
+          found = { pos: [range?.[0] ?? 0, range?.[1] ?? 0], message: `Map keys must be unique ('${String(k)}' is repeated)` };
+          return visit.BREAK;
+        }
+        seen.add(k);
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseDocument(value: unknown, doc: Document, lines: LineCounter, source: string, options: ParseOptions): ParsedRule {
   if (!isRecord(value)) throw new RuleError('a rule must be a YAML map');
-  const lineOf = (path: (string | number)[]): number | undefined => {
-    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    return node?.range ? lines.linePos(node.range[0]).line : undefined;
-  };
+  const lineOf = lineFinder(doc, lines);
   if ('action' in value) throw new RuleError(`'action: ${String(value.action)}' rule collections are Sigma v1 and not supported`);
   if ('filter' in value && !('detection' in value)) throw new RuleError('Sigma meta filters are not supported; add the filter to the rule instead');
   const meta = parseMeta(value, source, lineOf);
@@ -99,6 +194,34 @@ function parseDocument(value: unknown, doc: Document, lines: LineCounter, source
 }
 
 type LineOf = (path: (string | number)[]) => number | undefined;
+
+/**
+ * Line of the node at a path. Document.getIn searches a map's keys one by one, which made a rule with thousands of
+ * search identifiers load in quadratic time; here each map's keys are indexed once, on first use.
+ */
+function lineFinder(doc: Document, lines: LineCounter): LineOf {
+  const indexes = new WeakMap<YAMLMap, Map<unknown, unknown>>();
+  const child = (node: unknown, key: string | number): unknown => {
+    if (isSeq(node)) return typeof key === 'number' ? node.items[key] : undefined;
+    if (!isMap(node)) return undefined;
+    let index = indexes.get(node);
+    if (!index) {
+      index = new Map();
+      for (const pair of node.items) {
+        const k: unknown = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (!index.has(k)) index.set(k, pair.value);
+      }
+      indexes.set(node, index);
+    }
+    return index.get(key);
+  };
+  return (path) => {
+    let node: unknown = doc.contents;
+    for (const key of path) node = child(node, key);
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    return range ? lines.linePos(range[0]).line : undefined;
+  };
+}
 
 function optString(obj: Record<string, unknown>, key: string, lineOf: LineOf): string | undefined {
   const v = obj[key];
@@ -160,11 +283,12 @@ function parseSigmaRule(value: Record<string, unknown>, meta: RuleMeta, lineOf: 
     if (v !== undefined) logsource[key] = v;
   }
   const det = value.detection;
+  const ruleOptions: RuleParseOptions = { ...options, budget: { valueTests: 0 } };
   if (!isRecord(det)) throw new RuleError("missing 'detection' map", lineOf(['detection']));
   const detections = new Map<string, SearchIdentifier>();
   for (const [name, body] of Object.entries(det)) {
     if (name === 'condition' || name === 'timeframe') continue;
-    detections.set(name, parseSearchIdentifier(name, body, lineOf, options));
+    detections.set(name, parseSearchIdentifier(name, body, lineOf, ruleOptions));
   }
   const condRaw = det.condition;
   const conditionText =
@@ -193,7 +317,7 @@ function parseSigmaRule(value: Record<string, unknown>, meta: RuleMeta, lineOf: 
   return rule;
 }
 
-function parseSearchIdentifier(name: string, body: unknown, lineOf: LineOf, options: ParseOptions): SearchIdentifier {
+function parseSearchIdentifier(name: string, body: unknown, lineOf: LineOf, options: RuleParseOptions): SearchIdentifier {
   const base = ['detection', name];
   if (isRecord(body)) return { name, groups: [parseItemMap(body, base, lineOf, options)] };
   if (Array.isArray(body)) {
@@ -211,7 +335,7 @@ function parseSearchIdentifier(name: string, body: unknown, lineOf: LineOf, opti
   throw new RuleError(`detection.${name} must be a map, a list of maps or a list of keywords`, lineOf(base));
 }
 
-function parseItemMap(map: Record<string, unknown>, path: (string | number)[], lineOf: LineOf, options: ParseOptions): DetectionItem[] {
+function parseItemMap(map: Record<string, unknown>, path: (string | number)[], lineOf: LineOf, options: RuleParseOptions): DetectionItem[] {
   if (Object.keys(map).length === 0) throw new RuleError(`${path.join('.')} is an empty map`, lineOf(path));
   const items: DetectionItem[] = [];
   for (const [key, raw] of Object.entries(map)) {
@@ -227,19 +351,27 @@ function parseItem(
   raw: unknown,
   path: (string | number)[],
   lineOf: LineOf,
-  options: ParseOptions,
+  options: RuleParseOptions,
 ): DetectionItem {
   const pathText = path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.');
   const line = lineOf(path);
   const rawValues = Array.isArray(raw) ? raw : [raw];
   if (rawValues.length === 0) throw new RuleError(`${pathText}: empty list of values`, line);
   const flags = { all: false, neq: false };
-  let groups;
+  const groups: SigmaValue[][] = [];
   try {
     const typed: ModValue[] = rawValues.map(typedValue);
     const ctx = { flags, placeholders: options.placeholders ?? {} };
-    groups = typed.map((t) => applyModifiers(modifiers, [t], ctx));
+    for (const t of typed) {
+      const group = applyModifiers(modifiers, [t], ctx);
+      // Counted as each written value expands, so an oversized rule stops before it is built.
+      options.budget.valueTests += group.length;
+      if (options.budget.valueTests > MAX_VALUE_TESTS)
+        throw new RuleError(`${pathText}: the rule has more than ${MAX_VALUE_TESTS} value tests (limit per rule); split it`, line);
+      groups.push(group);
+    }
   } catch (err) {
+    if (err instanceof ExpandLimitError) throw new RuleError(`${pathText}: |expand of field ${field ?? '(keywords)'} ${err.message}`, line);
     if (err instanceof ModifierError) throw new RuleError(`${pathText}: ${err.message}`, line);
     throw err;
   }

@@ -7,10 +7,17 @@
  */
 import type { RuleMeta } from '../model/alert.js';
 
-/** The two wildcard tokens of a Sigma string. */
+/** The two wildcard tokens of a Sigma string, and the one character class `windash` puts where a flag's dash was. */
 export const ANY_CHARS = 0; // `*`
 export const ONE_CHAR = 1; // `?`
-export type WildcardToken = typeof ANY_CHARS | typeof ONE_CHAR;
+export const WINDASH = 2; // one of WINDASH_CHARS
+export type WildcardToken = typeof ANY_CHARS | typeof ONE_CHAR | typeof WINDASH;
+
+/**
+ * The characters Windows accepts where a command-line flag starts with `-` or `/` (the Sigma specification's
+ * windash set: hyphen-minus, slash, en dash U+2013, em dash U+2014, horizontal bar U+2015).
+ */
+export const WINDASH_CHARS: readonly string[] = ['-', '/', '\u2013', '\u2014', '\u2015'];
 /** A Sigma string is a sequence of literal runs and wildcard tokens. */
 export type StringPart = string | WildcardToken;
 

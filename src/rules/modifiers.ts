@@ -2,7 +2,7 @@
  * Sigma value modifiers as a registry of small units (pySigma's `modifier_mapping`): each turns typed values
  * into other typed values, or sets a flag on the item. Adding a modifier touches only `MODIFIERS`.
  */
-import { type CompareOp, type SigmaValue, type StringPart, type TimePart } from './model.js';
+import { WINDASH, type CompareOp, type SigmaValue, type StringPart, type TimePart } from './model.js';
 import { hasWildcards, literalText, normaliseParts, parseSigmaString, wrapWildcards } from './values.js';
 import { parseCidr } from './cidr.js';
 
@@ -22,6 +22,13 @@ export interface ModifierContext {
 }
 
 export class ModifierError extends Error {}
+
+/** `|expand` would produce more than MAX_EXPAND_VALUES values; the loader words it with the field's name. */
+export class ExpandLimitError extends ModifierError {
+  constructor(readonly combinations: number) {
+    super(`would produce ${combinations} values (limit ${MAX_EXPAND_VALUES})`);
+  }
+}
 
 export type Modifier = (values: ModValue[], ctx: ModifierContext) => ModValue[];
 
@@ -43,6 +50,7 @@ export function applyModifiers(names: string[], values: ModValue[], ctx: Modifie
     try {
       current = modifier(current, ctx);
     } catch (err) {
+      if (err instanceof ExpandLimitError) throw err;
       throw new ModifierError(`modifier '${name}': ${(err as Error).message}`);
     }
   }
@@ -70,6 +78,7 @@ function describe(v: ModValue): string {
 function bytesOf(v: ModValue): Uint8Array {
   if (v.kind === 'bytes') return v.bytes;
   if (v.kind === 'string') {
+    if (v.parts.includes(WINDASH)) throw new ModifierError('windash positions cannot be base64-encoded (put windash after base64, or write the variants)');
     if (hasWildcards(v.parts)) throw new ModifierError('wildcards cannot be base64-encoded');
     return Buffer.from(v.parts.join(''), 'utf8');
   }
@@ -116,18 +125,16 @@ export function base64Offsets(bytes: Uint8Array): string[] {
   return out;
 }
 
-/** Dashes Windows command lines accept for `-`/`/` flags. */
-const WINDASH_CHARS = ['-', '/', '\u2013', '\u2014', '\u2015'];
-const WINDASH_MAX_VARIANTS = 5 ** 4;
-
-/** Every permutation of dash characters for each `-`/`/` that starts a flag (not inside a word). */
-function windash(parts: StringPart[]): StringPart[][] {
-  // Split literal runs at each flag dash so each becomes its own slot.
-  const slots: Array<StringPart | null> = [];
-  for (let idx = 0; idx < parts.length; idx++) {
-    const p = parts[idx]!;
+/**
+ * Each `-`/`/` that starts a flag (pySigma's `\B[-/]\b`: no word character before it, one after it) becomes a
+ * WINDASH position, which matches any of WINDASH_CHARS. One value whatever the number of flags: expanding the
+ * combinations (5^n values) refused rules with five or more flags.
+ */
+function windash(parts: StringPart[]): StringPart[] {
+  const out: StringPart[] = [];
+  for (const p of parts) {
     if (typeof p !== 'string') {
-      slots.push(p);
+      out.push(p);
       continue;
     }
     let last = 0;
@@ -136,27 +143,20 @@ function windash(parts: StringPart[]): StringPart[][] {
       if (c !== '-' && c !== '/') continue;
       const before = i > 0 ? p[i - 1]! : '';
       const after = i + 1 < p.length ? p[i + 1]! : '';
-      // `\B[-/]\b`: no word boundary before the dash (previous char is not a word char), a word char after it.
       if (!isWordChar(before) && isWordChar(after)) {
-        if (i > last) slots.push(p.slice(last, i));
-        slots.push(null);
+        if (i > last) out.push(p.slice(last, i));
+        out.push(WINDASH);
         last = i + 1;
       }
     }
-    if (last < p.length) slots.push(p.slice(last));
+    if (last < p.length) out.push(p.slice(last));
   }
-  const dashCount = slots.filter((s) => s === null).length;
-  if (WINDASH_CHARS.length ** dashCount > WINDASH_MAX_VARIANTS) throw new ModifierError(`too many flags (${dashCount}) to expand`);
-  let variants: StringPart[][] = [[]];
-  for (const slot of slots) {
-    if (slot === null) variants = variants.flatMap((v) => WINDASH_CHARS.map((d) => [...v, d]));
-    else variants = variants.map((v) => [...v, slot]);
-  }
-  return variants.map(normaliseParts);
+  return normaliseParts(out);
 }
 
+/** Python's `\w` on text (what pySigma's regex sees): letters and digits of any script, and `_`. */
 function isWordChar(c: string): boolean {
-  return c !== '' && /\w/u.test(c);
+  return c !== '' && /[\p{L}\p{N}_]/u.test(c);
 }
 
 function compare(op: CompareOp): Modifier {
@@ -196,8 +196,20 @@ function wildcardModifier(start: boolean, end: boolean, match: 'contains' | 'sta
     });
 }
 
+/**
+ * Values one written value may expand to with `|expand` (the product of its placeholders' value counts): the
+ * combinations are counted before any is built, so a hostile rule or placeholder file costs no memory.
+ */
+export const MAX_EXPAND_VALUES = 4096;
+
 /** Replaces `%name%` placeholders with every value configured for them. */
 function expand(parts: StringPart[], placeholders: ModifierContext['placeholders']): StringPart[][] {
+  let combinations = 1;
+  for (const p of parts) {
+    if (typeof p !== 'string') continue;
+    for (const m of p.matchAll(/%([A-Za-z0-9_.-]+)%/g)) combinations *= placeholders[m[1]!]?.length || 1;
+  }
+  if (combinations > MAX_EXPAND_VALUES) throw new ExpandLimitError(combinations);
   let variants: StringPart[][] = [[]];
   for (const p of parts) {
     if (typeof p !== 'string') {
@@ -244,7 +256,7 @@ export const MODIFIERS: Readonly<Record<string, Modifier>> = {
       if (v.kind !== 'boolean') throw new ModifierError(`expects true or false, got ${describe(v)}`);
       return { kind: 'exists', value: v.value };
     }),
-  windash: onStrings((v) => windash(v.parts).map((parts): SigmaValue => ({ kind: 'string', parts, cased: v.cased }))),
+  windash: onStrings((v): SigmaValue => ({ kind: 'string', parts: windash(v.parts), cased: v.cased })),
   re: onStrings((v) => {
     // The regex is the text as written: Sigma escapes and wildcards do not apply inside it.
     if (v.raw === undefined) throw new ModifierError('must be applied to the value as written (put re first)');

@@ -1,7 +1,7 @@
 /**
  * Sigma string values: parsing (escapes and wildcards, decided once) and small helpers on the parts.
  */
-import { ANY_CHARS, ONE_CHAR, type StringPart } from './model.js';
+import { ANY_CHARS, ONE_CHAR, WINDASH, type StringPart } from './model.js';
 
 /**
  * Parses a Sigma string: `*` and `?` are wildcards; a backslash escapes `*`, `?` and itself; any other
@@ -42,9 +42,9 @@ export function hasWildcards(parts: readonly StringPart[]): boolean {
   return parts.some((p) => typeof p !== 'string');
 }
 
-/** The text of a wildcard-free string (wildcards rendered back as `*`/`?` when present). */
+/** The text of a wildcard-free string (wildcards rendered back as `*`/`?`, a windash position as `-`). */
 export function partsToText(parts: readonly StringPart[]): string {
-  return parts.map((p) => (p === ANY_CHARS ? '*' : p === ONE_CHAR ? '?' : p)).join('');
+  return parts.map((p) => (p === ANY_CHARS ? '*' : p === ONE_CHAR ? '?' : p === WINDASH ? '-' : p)).join('');
 }
 
 /** Plain literal text (throws if the value has wildcards). */

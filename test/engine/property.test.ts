@@ -184,27 +184,32 @@ function refValue(x: Value, v: string | number | null, mods: string[], cased: bo
   return re.test(cased ? text : text.toLowerCase());
 }
 
-function refIdent(ident: Ident, data: Record<string, string | number | null>): boolean {
-  if (ident.kind === 'map') return ident.items.every((i) => refItem(i, data));
-  if (ident.kind === 'list') return ident.maps.some((m) => m.every((i) => refItem(i, data)));
-  const values = Object.values(data).map((v) => (v === null ? '' : String(v)).toLowerCase());
-  return ident.words.some((w) => values.some((v) => v.includes(w.toLowerCase())));
+/** Every value of the event as keywords see it (Sigma: the whole event): EventData, then the System header. */
+function eventValues(ev: WinEvent, data: Record<string, string | number | null>): string[] {
+  const system = Object.values(ev.system).filter((v) => v !== undefined);
+  return [...Object.values(data), ...system].map((v) => (v === null ? '' : String(v)).toLowerCase());
 }
 
-function refCond(c: Cond, idents: Map<string, Ident>, data: Record<string, string | number | null>): boolean {
+function refIdent(ident: Ident, data: Record<string, string | number | null>, all: string[]): boolean {
+  if (ident.kind === 'map') return ident.items.every((i) => refItem(i, data));
+  if (ident.kind === 'list') return ident.maps.some((m) => m.every((i) => refItem(i, data)));
+  return ident.words.some((w) => all.some((v) => v.includes(w.toLowerCase())));
+}
+
+function refCond(c: Cond, idents: Map<string, Ident>, data: Record<string, string | number | null>, all: string[]): boolean {
   switch (c.op) {
     case 'ref':
-      return refIdent(idents.get(c.name)!, data);
+      return refIdent(idents.get(c.name)!, data, all);
     case 'not':
-      return !refCond(c.a, idents, data);
+      return !refCond(c.a, idents, data, all);
     case 'and':
-      return refCond(c.a, idents, data) && refCond(c.b, idents, data);
+      return refCond(c.a, idents, data, all) && refCond(c.b, idents, data, all);
     case 'or':
-      return refCond(c.a, idents, data) || refCond(c.b, idents, data);
+      return refCond(c.a, idents, data, all) || refCond(c.b, idents, data, all);
     case 'of': {
       const re = c.pattern === 'them' ? /.*/ : new RegExp(`^${c.pattern.replace('*', '.*')}$`);
       const names = [...idents.keys()].filter((n) => re.test(n));
-      return c.q === 'all' ? names.every((n) => refIdent(idents.get(n)!, data)) : names.some((n) => refIdent(idents.get(n)!, data));
+      return c.q === 'all' ? names.every((n) => refIdent(idents.get(n)!, data, all)) : names.some((n) => refIdent(idents.get(n)!, data, all));
     }
   }
 }
@@ -277,7 +282,8 @@ test(`compiled engine = reference interpreter on random rules and events (seed $
   let checked = 0;
   for (let e = 0; e < 1500; e++) {
     const { ev, data } = randEvent();
-    const want = rules.filter((r) => refCond(r.cond, r.idents, data)).map((r) => r.id);
+    const all = eventValues(ev, data);
+    const want = rules.filter((r) => refCond(r.cond, r.idents, data, all)).map((r) => r.id);
     const got = together.match(ev).map((d) => d.rule.id);
     assert.deepEqual(got, want, `event ${JSON.stringify(data)}`);
     positives += want.length;
@@ -286,7 +292,7 @@ test(`compiled engine = reference interpreter on random rules and events (seed $
     for (const [i, lits] of literals.entries()) {
       if (!want.includes(rules[i]!.id)) continue;
       if (lits === null) continue;
-      const text = Object.values(data).map((v) => (v === null ? '' : String(v)).toLowerCase()).join('\u0000');
+      const text = all.join('\u0000');
       assert.ok(lits.some((l) => text.includes(l)), `prefilter of ${rules[i]!.id} is sound:\n${rules[i]!.yaml}\n${JSON.stringify(data)}`);
     }
   }

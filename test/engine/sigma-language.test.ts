@@ -66,7 +66,7 @@ test('cased and neq', () => {
   check(`    selection:\n        IntegrityLevel|neq: [High, System]\n    condition: selection`, [{ IntegrityLevel: 'Medium' }], [{ IntegrityLevel: 'high' }, { IntegrityLevel: 'System' }, {}]);
 });
 
-test('windash expands -, /, en dash, em dash and horizontal bar at flag starts only', () => {
+test('windash matches -, /, en dash, em dash and horizontal bar at flag starts only', () => {
   const yes = ['-', '/', '\u2013', '\u2014', '\u2015'].map((d) => ({ CommandLine: `certutil ${d}urlcache ${d}f http://x` }));
   check(`    selection:\n        CommandLine|contains|windash: ' -urlcache '\n    condition: selection`, yes, [{ CommandLine: 'certutil +urlcache -f' }, { CommandLine: 'certutil urlcache' }]);
   // With `all`, written values are ANDed but each one's dash variants stay ORed.
