@@ -7,6 +7,9 @@
  * question. Every record is kept by insertion order and the oldest are evicted past `capacity`, so memory is
  * bounded whatever the input size. Ends and evidence may arrive before their start (files are not in time
  * order); lookups are resolved at query time, never at insertion, so the order of arrival does not matter.
+ * Per-key lists are kept in time order (sorted when read after out-of-order arrival), so every lookup is a
+ * binary search for its time window plus a walk over the records inside it: an alert on a host where a PID was
+ * reused thousands of times costs a few comparisons, not a scan of that PID's whole history.
  */
 import type { WinEvent } from '../model/event.js';
 import { activityOf, guidOf, pidOf, processFacts, str, timeOf, type Activity } from './fields.js';
@@ -182,8 +185,9 @@ export class ProcessIndex {
     }
     if (rec.pid === undefined) return undefined;
     const until = this.nextStartMs(rec);
-    for (const e of this.endsByPid.get(rec.host, rec.pid)) {
-      if (e.ms < rec.ms) continue;
+    const ends = this.endsByPid.get(rec.host, rec.pid);
+    for (let i = firstAtOrAfter(ends, rec.ms); i < ends.length; i++) {
+      const e = ends[i]!;
       if (e.ms > until) break;
       if (e.guid && rec.guid && e.guid !== rec.guid) continue;
       return e;
@@ -197,8 +201,10 @@ export class ProcessIndex {
     if (rec.pid !== undefined) {
       const end = this.endOf(rec);
       const until = Math.min(end ? end.ms : Number.POSITIVE_INFINITY, this.nextStartMs(rec));
-      for (const c of this.childrenByPid.get(rec.host, rec.pid)) {
-        if (c.ms < rec.ms || c.ms > until) continue;
+      const byPid = this.childrenByPid.get(rec.host, rec.pid);
+      for (let i = firstAtOrAfter(byPid, rec.ms); i < byPid.length; i++) {
+        const c = byPid[i]!;
+        if (c.ms > until) break;
         if (c.parentGuid && rec.guid && c.parentGuid !== rec.guid) continue;
         if (c.seq !== rec.seq) found.set(c.seq, c);
       }
@@ -213,9 +219,12 @@ export class ProcessIndex {
     if (rec.pid !== undefined) {
       const end = this.endOf(rec);
       const until = Math.min(end ? end.ms : Number.POSITIVE_INFINITY, this.nextStartMs(rec));
-      for (const e of this.evidenceByPid.get(rec.host, rec.pid)) {
+      const byPid = this.evidenceByPid.get(rec.host, rec.pid);
+      for (let i = firstAtOrAfter(byPid, rec.ms); i < byPid.length; i++) {
+        const e = byPid[i]!;
+        if (e.ms > until) break;
         if (e.guid && rec.guid) continue; // matched (or not) by GUID above
-        if (e.ms >= rec.ms && e.ms <= until) found.set(e.seq, e);
+        found.set(e.seq, e);
       }
     }
     return [...found.values()].sort((a, b) => a.ms - b.ms || a.seq - b.seq);
@@ -269,9 +278,9 @@ export class ProcessIndex {
   /** Latest start of host+pid at or before `ms` (ties: the later-inserted); `exclude` is never returned. */
   private latestStartAtOrBefore(host: string, pid: number, ms: number, guid?: string, exclude?: StartRecord): StartRecord | undefined {
     const list = this.startsByPid.get(host, pid);
-    for (let i = list.length - 1; i >= 0; i--) {
+    for (let i = firstAfter(list, ms) - 1; i >= 0; i--) {
       const s = list[i]!;
-      if (s === exclude || s.ms > ms) continue;
+      if (s === exclude) continue;
       if (guid && s.guid && s.guid !== guid) continue;
       return s;
     }
@@ -281,8 +290,8 @@ export class ProcessIndex {
   /** Time of the next start of the same host+pid after `rec` (PID reuse bound), or +∞. */
   private nextStartMs(rec: StartRecord): number {
     if (rec.pid === undefined) return Number.POSITIVE_INFINITY;
-    for (const s of this.startsByPid.get(rec.host, rec.pid)) if (s !== rec && s.ms > rec.ms) return s.ms;
-    return Number.POSITIVE_INFINITY;
+    const starts = this.startsByPid.get(rec.host, rec.pid);
+    return starts[firstAfter(starts, rec.ms)]?.ms ?? Number.POSITIVE_INFINITY;
   }
 
   private addStart(r: StartRecord): void {
@@ -427,6 +436,30 @@ class TimeList<T extends Listed> {
 }
 
 const NONE: readonly never[] = [];
+
+/** Index of the first record with `ms` at or after `ms` in a time-ordered list (its length if none). */
+function firstAtOrAfter(list: readonly Listed[], ms: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.ms < ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first record with `ms` strictly after `ms` in a time-ordered list (its length if none). */
+function firstAfter(list: readonly Listed[], ms: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.ms <= ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 type Listed = { ms: number; seq: number; dead?: true };
 
