@@ -11,7 +11,8 @@
  * the dumps of the whole corpus, and record by record on every fuzz mutant).
  */
 import { fail } from '../bytes.js';
-import { MAX_RECORD_NODES } from '../binxml/templates.js';
+import { MAX_RECORD_NODES } from '../binxml/walker.js';
+import { countFallback, DAMAGED, giveUpKind, NOT_COVERED } from '../fallback.js';
 import { MAX_NESTING, parseFragment, type BinXmlContext, type BxNode, type ElementNode, type SubstitutionNode, type TextNode, type ValueRef } from '../binxml/tokens.js';
 import { civilFromDays, decodeValue, filetimeFields, formatFiletime, FT, formatSid, hex64, utf16, VT, type DecodedValue } from '../binxml/values.js';
 
@@ -94,9 +95,6 @@ export class ByteSink {
   }
 }
 
-/** Thrown (and caught at the record) when the fast path does not cover what it meets. */
-class NotCovered extends Error {}
-const NOT_COVERED = new NotCovered('not covered');
 
 /** Encoded pieces (keys, literals) are the same in every chunk: cached by text so plans are cheap to make. */
 const encoded = new Map<string, Buffer>();
@@ -249,7 +247,7 @@ interface Run {
 
 function spend(run: Run, n: number): void {
   run.budget -= n;
-  if (run.budget < 0) throw NOT_COVERED; // the tree path reports it
+  if (run.budget < 0) throw DAMAGED; // the tree path reports it
 }
 
 /**
@@ -264,7 +262,7 @@ export function writeRecordJson(record: ChunkRecord, out: ByteSink): boolean {
     const nodes = record.tokens();
     // Only a record that is exactly one element or one template instance of one element: the tree path
     // renders every node (and may fail on any), the fast path only the first.
-    if (nodes.length !== 1) return false;
+    if (nodes.length !== 1) throw NOT_COVERED;
     spend(run, nodes.length);
     // The tree path renders the first element the record produces: the first node must be it.
     const first = nodes[0];
@@ -274,23 +272,24 @@ export function writeRecordJson(record: ChunkRecord, out: ByteSink): boolean {
     if (first?.kind === 'element') root = first;
     else if (first?.kind === 'template') {
       nesting = 1;
-      if (nesting > MAX_NESTING) return false;
-      if (first.def.nodes.length !== 1) return false;
+      if (nesting > MAX_NESTING) throw NOT_COVERED;
+      if (first.def.nodes.length !== 1) throw NOT_COVERED;
       spend(run, first.def.nodes.length);
       const inner = first.def.nodes[0];
-      if (inner?.kind !== 'element') return false;
+      if (inner?.kind !== 'element') throw NOT_COVERED;
       root = inner;
       values = first.values;
     }
-    if (!root) return false;
+    if (!root) throw NOT_COVERED;
     const plan = planOf(root);
-    if (!plan || omitted(plan, root, values) || repeatsArray(plan, values)) return false;
+    if (!plan || omitted(plan, root, values) || repeatsArray(plan, values)) throw NOT_COVERED;
     out.bytes(rootKey(root.name));
     writeElementValue(run, root, plan, values, nesting);
     out.byte(0x7d);
     return true;
-  } catch {
+  } catch (err) {
     // Not covered, or damaged: the tree path renders it or reports the damage exactly.
+    countFallback(giveUpKind(err) === 'damaged' ? 'json.damaged' : 'json.shape');
     out.pos = start;
     return false;
   }
@@ -650,12 +649,12 @@ function writeContainer(run: Run, el: ElementNode, plan: ElementPlan, values: Va
       if ((ref.type & 0x7f) !== VT.BinXml || ref.type & VT.ArrayFlag) throw NOT_COVERED; // text beside elements
       if (ref.off + ref.size > run.ctx.buf.length) fail('nested BinXml value overruns the chunk', ref.off);
       const nodes = parseFragment(run.ctx, ref.off, ref.off + ref.size, false, nesting + 1);
-      if (nesting + 1 > MAX_NESTING) throw NOT_COVERED;
+      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
       spend(run, nodes.length);
       dynamicKeys ??= [];
       count += writeExpansion(run, nodes, null, nesting + 1, count, plan, dynamicKeys);
     } else if (c.kind === 'template') {
-      if (nesting + 1 > MAX_NESTING) throw NOT_COVERED;
+      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
       dynamicKeys ??= [];
       spend(run, c.def.nodes.length);
       count += writeExpansion(run, c.def.nodes, c.values, nesting + 1, count, plan, dynamicKeys);
@@ -783,7 +782,7 @@ function writeExpansion(run: Run, nodes: BxNode[], values: ValueRef[] | null, ne
   let written = 0;
   for (const n of nodes) {
     if (n.kind === 'template') {
-      if (nesting + 1 > MAX_NESTING) throw NOT_COVERED;
+      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
       spend(run, n.def.nodes.length);
       written += writeExpansion(run, n.def.nodes, n.values, nesting + 1, count + written, parent, seen);
       continue;

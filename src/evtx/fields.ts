@@ -1,138 +1,45 @@
 /**
- * The WinEvent of an EVTX record read straight from its BinXml intermediate tree and substitution values,
- * without building the element tree (the hot path of `scan` over .evtx files).
+ * The event-fields sink of the walker: a record's System header and EventData/UserData fields, read from its
+ * template and values without building the element tree (the hot path of `scan` over .evtx files).
  *
- * It walks the record as template instantiation would render it (same order, same node budget, same nesting
- * limits, every present value decoded as rendering decodes it, so damage fails here exactly when the tree path
- * fails), but keeps only what the WinEvent takes: System's fields, EventData's Data by Name, unnamed Data,
- * UserData leaves. What is the same for every record is worked out once per template element and cached on it
- * (literal attributes, by templates.ts; the field key of a `<Data Name>`). Anything outside what this covers (records of several nodes, a root
- * that repeats or is left out, no System or EventID, any damage) makes it give up (null): the caller then
- * renders the tree (recordToWinEvent), which stays the definition of the result and reports the damage.
- * Proven equal to the tree path on every record of the corpus (test/evtx/direct-winevent.test.ts).
+ * The walker (binxml/walker.ts) renders the record as the tree path would (same order, same node budget, same
+ * nesting limits, every present value decoded, so damage fails here exactly when the tree fails); the sinks below
+ * keep only what the event takes: System's fields, EventData's Data by Name, unnamed Data, UserData leaves. What is
+ * the same for every record is worked out once per template element and cached on it (literal attributes, by the
+ * walker; the field key of a `<Data Name>`). A record outside what this covers (several nodes, a root that
+ * repeats or is left out, no System or EventID) or damaged gives up, counted by reason (fallback.ts): the caller
+ * then renders the tree, which stays the definition of the result and reports the damage.
  *
- * Records of the usual shape do not even walk: the plan compiled once per template structure (evtxPlan.ts)
- * reads them, and hands anything it does not cover, damage included, to the walk (test/evtx/plan.test.ts).
+ * Records of the usual shape do not even walk: the plan compiled once per template structure (fieldsPlan.ts)
+ * reads them, and hands anything it does not cover, damage included, to the walk.
  */
-import type { EventSystem, FieldValue, Scalar } from '../model/event.js';
-import type { EvtxRecord } from '../evtx/index.js';
-import { ChunkRecord } from '../evtx/record.js';
-import { MAX_RECORD_NODES, elementAttributes } from '../evtx/binxml/templates.js';
-import { MAX_NESTING, parseFragment, type BinXmlContext, type BxNode, type ElementNode, type ValueRef } from '../evtx/binxml/tokens.js';
-import { decodeValue, VT, type DecodedValue } from '../evtx/binxml/values.js';
-import type { XmlAttribute } from '../evtx/xmlTree.js';
-import { readWinEventPlanned } from './evtxPlan.js';
-import { addField, flatText, GIVE_UP, intText, SystemParts, systemResult } from './evtxPlanParts.js';
+import { ChunkRecord } from './record.js';
+import type { EvtxRecord } from './record.js';
+import type { ElementNode, TextNode, CDataNode, PINode, ValueRef } from './binxml/tokens.js';
+import type { DecodedValue } from './binxml/values.js';
+import { allAbsentOptional, elementAttributes, IGNORE, newWalk, spend, walkNodes, type Walk, type WalkSink } from './binxml/walker.js';
+import { VT } from './binxml/values.js';
+import type { XmlAttribute } from './xmlTree.js';
+import { countFallback, giveUpKind } from './fallback.js';
+import { readFieldsPlanned } from './fieldsPlan.js';
+import { addField, flatText, intText, SystemParts, systemResult, type EventFields, type EventHeader, type FieldValue, type Scalar } from './fieldsParts.js';
 
-// Shared with the plans (evtxPlanParts.ts); exported from here as before.
-export { addField, intText, normaliseTime } from './evtxPlanParts.js';
-
-export interface DirectEvent {
-  system: EventSystem;
-  data: Record<string, FieldValue>;
-}
-
-/** Per-record walk state. */
-interface Walk {
-  ctx: BinXmlContext;
-  budget: number;
-}
-
-function spend(w: Walk, n: number): void {
-  w.budget -= n;
-  if (w.budget < 0) throw GIVE_UP; // the tree path reports it
-}
-
-/** What an element's rendered content gives a level: elements (with how to read them) and text. */
-interface Level {
-  element(w: Walk, el: ElementNode, values: ValueRef[] | null, nesting: number, attrs: XmlAttribute[], item: DecodedValue | null): void;
-  text(s: string): void;
-}
-
-/** A level that keeps nothing: what is rendered there is only decoded (so damage is found as the tree finds it). */
-const IGNORE: Level = {
-  element(w, el, values, nesting, _attrs, item) {
-    if (item === null) walkNodes(w, el.children, values, nesting, IGNORE);
-  },
-  text() {},
-};
-
-/**
- * Renders `nodes` at one level as templates.ts instantiate() does, handing elements and text to `level`.
- * Mirrors instantiate/instantiateElement/substitute: keep the two in step.
- */
-function walkNodes(w: Walk, nodes: BxNode[], values: ValueRef[] | null, nesting: number, level: Level): void {
-  if (nesting > MAX_NESTING) throw GIVE_UP;
-  spend(w, nodes.length);
-  for (const node of nodes) {
-    switch (node.kind) {
-      case 'element':
-        walkElement(w, node, values, nesting, level);
-        break;
-      case 'text':
-      case 'cdata':
-        level.text(node.text);
-        break;
-      case 'pi':
-        break;
-      case 'template':
-        walkNodes(w, node.def.nodes, node.values, nesting + 1, level);
-        break;
-      case 'sub': {
-        const ref = values?.[node.index];
-        if (!ref || ref.type === VT.Null || ref.size === 0) break;
-        if ((ref.type & 0x7f) === VT.BinXml) {
-          if (ref.off + ref.size > w.ctx.buf.length) throw GIVE_UP;
-          const inner = parseFragment(w.ctx, ref.off, ref.off + ref.size, false, nesting + 1);
-          walkNodes(w, inner, null, nesting + 1, level);
-          break;
-        }
-        const t = flatText(w.ctx, ref);
-        if (t !== '') level.text(t);
-        break;
-      }
-    }
-  }
-}
-
-function walkElement(w: Walk, node: ElementNode, values: ValueRef[] | null, nesting: number, level: Level): void {
-  const attrs = elementAttributes(w.ctx, node, values) as XmlAttribute[];
-  const kids = node.children;
-  const only = kids.length === 1 ? kids[0]! : undefined;
-  if (only && only.kind === 'sub' && values) {
-    const ref = values[only.index];
-    if (ref && ref.type & VT.ArrayFlag && (ref.type & 0x7f) !== VT.BinXml) {
-      // A lone array substitution repeats the element once per item (none: once, empty).
-      const items = decodeValue(w.ctx.buf, w.ctx.view, ref.type, ref.off, ref.size) as DecodedValue[];
-      spend(w, items.length);
-      for (const item of items) level.element(w, node, values, nesting, attrs, item);
-      if (items.length === 0) level.element(w, node, values, nesting, attrs, EMPTY_ITEM);
-      return;
-    }
-  }
-  if (kids.length > 0 && allAbsentOptional(kids, values)) return;
-  level.element(w, node, values, nesting, attrs, null);
-}
-
-const EMPTY_ITEM: DecodedValue = { kind: 'text', text: '', json: null };
-
-function allAbsentOptional(children: BxNode[], values: ValueRef[] | null): boolean {
-  for (const c of children) if (c.kind !== 'sub' || !c.optional || !isAbsent(values?.[c.index])) return false;
-  return true;
-}
-
-function isAbsent(ref: ValueRef | undefined): boolean {
-  return !ref || ref.type === VT.Null;
+/** Sinks that keep no text still decode every value (so damage is found as rendering finds it). */
+function decodeOnly(w: Walk, ref: ValueRef): void {
+  flatText(w.ctx, ref);
 }
 
 /** Collects an element's direct text (textOf of the rendered element); its element children are only decoded. */
-class TextLevel implements Level {
+class TextLevel implements WalkSink {
   s = '';
   element(w: Walk, el: ElementNode, values: ValueRef[] | null, nesting: number, attrs: XmlAttribute[], item: DecodedValue | null): void {
     IGNORE.element(w, el, values, nesting, attrs, item);
   }
-  text(t: string): void {
-    this.s += t;
+  literal(node: TextNode | CDataNode | PINode): void {
+    if (node.kind !== 'pi') this.s += node.text;
+  }
+  value(w: Walk, ref: ValueRef): void {
+    this.s += flatText(w.ctx, ref);
   }
 }
 
@@ -203,7 +110,7 @@ const FIELDS = new Map<string, Field>([
 ]);
 
 /** What System's first element of each name gives: text for value elements, attributes for the others. */
-class SystemLevel implements Level {
+class SystemLevel implements WalkSink {
   seen = 0; // bit per Field
   provider: XmlAttribute[] | undefined;
   eventId: string | undefined;
@@ -255,10 +162,13 @@ class SystemLevel implements Level {
       case Field.Computer: this.computer = text; break;
     }
   }
-  text(): void {}
+  literal(): void {}
+  value(w: Walk, ref: ValueRef): void {
+    decodeOnly(w, ref);
+  }
 
   /** As evtxFile.ts readSystem (systemResult); null when there is no EventID (the tree path then reports it). */
-  result(record: EvtxRecord): EventSystem | null {
+  result(record: EvtxRecord): EventHeader | null {
     const parts = new SystemParts();
     parts.eventId = intText(this.eventId);
     parts.version = intText(this.version);
@@ -294,7 +204,7 @@ class SystemLevel implements Level {
 // --- EventData, UserData -----------------------------------------------------------------------------------
 
 /** EventData's children: `<Data Name="X">` → data.X, unnamed Data → data.Data, other elements by name. */
-class EventDataLevel implements Level {
+class EventDataLevel implements WalkSink {
   unnamed: Scalar[] | null = null;
   constructor(readonly data: Record<string, FieldValue>) {}
   element(w: Walk, el: ElementNode, values: ValueRef[] | null, nesting: number, attrs: XmlAttribute[], item: DecodedValue | null): void {
@@ -303,7 +213,10 @@ class EventDataLevel implements Level {
     if (name === undefined) (this.unnamed ??= []).push(text);
     else addField(this.data, name, text);
   }
-  text(): void {}
+  literal(): void {}
+  value(w: Walk, ref: ValueRef): void {
+    decodeOnly(w, ref);
+  }
 }
 
 /**
@@ -328,14 +241,17 @@ interface Pending {
 }
 
 /** Splits an element's rendered content into text and element children (for collectLeaves' choice). */
-class SplitLevel implements Level {
+class SplitLevel implements WalkSink {
   s = '';
   elements: Pending[] = [];
   element(_w: Walk, el: ElementNode, values: ValueRef[] | null, nesting: number, attrs: XmlAttribute[], item: DecodedValue | null): void {
     this.elements.push({ el, values, nesting, attrs, item });
   }
-  text(t: string): void {
-    this.s += t;
+  literal(node: TextNode | CDataNode | PINode): void {
+    if (node.kind !== 'pi') this.s += node.text;
+  }
+  value(w: Walk, ref: ValueRef): void {
+    this.s += flatText(w.ctx, ref);
   }
 }
 
@@ -344,7 +260,7 @@ function collectLeaves(w: Walk, children: Pending[], data: Record<string, FieldV
   for (const c of children) {
     const split = new SplitLevel();
     if (c.item !== null) {
-      if (c.item.text !== '') split.text(c.item.text);
+      split.s += c.item.text;
     } else walkNodes(w, c.el.children, c.values, c.nesting, split);
     if (split.elements.length > 0) {
       if (depth + 1 > 64) {
@@ -357,7 +273,7 @@ function collectLeaves(w: Walk, children: Pending[], data: Record<string, FieldV
 // --- the root ------------------------------------------------------------------------------------------------
 
 /** The root `<Event>`'s children: the first System, EventData and UserData are read, the rest only decoded. */
-class RootLevel implements Level {
+class RootLevel implements WalkSink {
   system: SystemLevel | null = null;
   eventData: EventDataLevel | null = null;
   userData: Pending | null = null;
@@ -385,73 +301,97 @@ class RootLevel implements Level {
     else if (!this.userData && el.name === 'UserData') this.userData = { el, values, nesting, attrs, item };
     IGNORE.element(w, el, values, nesting, attrs, item);
   }
-  text(): void {}
+  literal(): void {}
+  value(w: Walk, ref: ValueRef): void {
+    decodeOnly(w, ref);
+  }
 }
 
 /**
- * The record's WinEvent parts read without the element tree, or null when not covered or damaged (render the
- * tree then: it gives the same event, or the error).
+ * The record's event fields read without the element tree, or null when not covered or damaged (counted by
+ * reason): render the tree then, which gives the same event, or the error. `fields`: the EventData fields wanted
+ * (the plan may leave the others out); null: all.
  */
-export function readWinEventDirect(record: EvtxRecord, fields: ReadonlySet<string> | null = null): DirectEvent | null {
-  if (!(record instanceof ChunkRecord)) return null;
-  // The compiled plan of the record's template (evtxPlan.ts) when it covers the record; else, and on anything
-  // it meets that is unusual or damaged, the walk below, which decides (and gives up where the tree fails).
-  // `fields`: the plan leaves other EventData fields out; the walk reads them all.
-  try {
-    const planned = readWinEventPlanned(record, fields);
-    if (planned !== undefined) return planned;
-  } catch {
-    // fall through to the walk
-  }
-  return walkWinEvent(record);
-}
-
-/** The walk: the record rendered level by level as the tree path would, keeping only what the WinEvent takes. */
-function walkWinEvent(record: ChunkRecord): DirectEvent | null {
-  try {
-    const nodes = record.tokens();
-    if (nodes.length !== 1) return null;
-    const w: Walk = { ctx: record.raw().ctx, budget: MAX_RECORD_NODES };
-    spend(w, 1);
-    let root: ElementNode;
-    let values: ValueRef[] | null = null;
-    let nesting = 0;
-    const first = nodes[0]!;
-    if (first.kind === 'element') root = first;
-    else if (first.kind === 'template') {
-      nesting = 1;
-      spend(w, first.def.nodes.length);
-      if (first.def.nodes.length !== 1) return null;
-      const inner = first.def.nodes[0]!;
-      if (inner.kind !== 'element') return null;
-      root = inner;
-      values = first.values;
-    } else return null;
-    // The root renders as one element: not repeated (lone array) and not left out (all optional values absent).
-    elementAttributes(w.ctx, root, values);
-    const kids = root.children;
-    if (kids.length === 1 && kids[0]!.kind === 'sub' && values) {
-      const ref = values[kids[0]!.index];
-      if (ref && ref.type & VT.ArrayFlag && (ref.type & 0x7f) !== VT.BinXml) return null;
-    }
-    if (kids.length > 0 && allAbsentOptional(kids, values)) return null;
-    const level = new RootLevel();
-    walkNodes(w, kids, values, nesting, level);
-    if (!level.system) return null;
-    const system = level.system.result(record);
-    if (!system) return null;
-    if (level.userData) {
-      const u = level.userData;
-      if (u.item !== null) {
-        // Repeated-array UserData: its only content is text, no leaves.
-      } else {
-        const split = new SplitLevel();
-        walkNodes(w, u.el.children, u.values, u.nesting, split);
-        collectLeaves(w, split.elements, level.data, 0);
-      }
-    }
-    return { system, data: level.data };
-  } catch {
+export function readEventFields(record: EvtxRecord, fields: ReadonlySet<string> | null = null): EventFields | null {
+  if (!(record instanceof ChunkRecord)) {
+    countFallback('fields.shape');
     return null;
   }
+  const proven = record.provenFields;
+  if (proven !== undefined) {
+    // Read (all fields) while the parser proved the record: read once, handed over once.
+    record.provenFields = undefined;
+    return proven;
+  }
+  return readFresh(record, fields);
+}
+
+/** The parser's eager proof of a record by its fields (ParserSettings.proveBy 'fields'); the tree only when they give up. */
+export function proveFields(record: ChunkRecord): void {
+  const read = readFresh(record, null);
+  record.provenFields = read;
+  if (read === null) record.root();
+}
+
+function readFresh(record: ChunkRecord, fields: ReadonlySet<string> | null): EventFields | null {
+  // The compiled plan of the record's template (fieldsPlan.ts) when it covers the record; else, and on anything
+  // it meets that is unusual or damaged, the walk below, which decides (and gives up where the tree fails).
+  try {
+    return readFieldsPlanned(record, fields);
+  } catch (err) {
+    const kind = giveUpKind(err);
+    countFallback(kind === 'none' ? 'plan.none' : kind === 'shape' ? 'plan.shape' : 'plan.damaged');
+  }
+  try {
+    const event = walkEventFields(record);
+    if (event === null) countFallback('fields.shape');
+    return event;
+  } catch (err) {
+    if (giveUpKind(err) === 'damaged') countFallback('fields.damaged');
+    else countFallback('fields.shape');
+    return null;
+  }
+}
+
+/** The walk: the record rendered level by level as the tree path would, keeping only what the event takes. */
+function walkEventFields(record: ChunkRecord): EventFields | null {
+  const nodes = record.tokens();
+  if (nodes.length !== 1) return null;
+  const w = newWalk(record.raw().ctx);
+  spend(w, 1);
+  let root: ElementNode;
+  let values: ValueRef[] | null = null;
+  let nesting = 0;
+  const first = nodes[0]!;
+  if (first.kind === 'element') root = first;
+  else if (first.kind === 'template') {
+    nesting = 1;
+    spend(w, first.def.nodes.length);
+    if (first.def.nodes.length !== 1) return null;
+    const inner = first.def.nodes[0]!;
+    if (inner.kind !== 'element') return null;
+    root = inner;
+    values = first.values;
+  } else return null;
+  // The root renders as one element: not repeated (lone array) and not left out (all optional values absent).
+  elementAttributes(w.ctx, root, values);
+  const kids = root.children;
+  if (kids.length === 1 && kids[0]!.kind === 'sub' && values) {
+    const ref = values[kids[0]!.index];
+    if (ref && ref.type & VT.ArrayFlag && (ref.type & 0x7f) !== VT.BinXml) return null;
+  }
+  if (kids.length > 0 && allAbsentOptional(kids, values)) return null;
+  const level = new RootLevel();
+  walkNodes(w, kids, values, nesting, level);
+  if (!level.system) return null;
+  const system = level.system.result(record);
+  if (!system) return null;
+  const u = level.userData;
+  // A repeated-array UserData holds only text: no leaves.
+  if (u && u.item === null) {
+    const split = new SplitLevel();
+    walkNodes(w, u.el.children, u.values, u.nesting, split);
+    collectLeaves(w, split.elements, level.data, 0);
+  }
+  return { system, data: level.data };
 }
