@@ -167,7 +167,7 @@ class SystemLevel implements WalkSink {
     decodeOnly(w, ref);
   }
 
-  /** As evtxFile.ts readSystem (systemResult); null when there is no EventID (the tree path then reports it). */
+  /** As fieldsFromTree (events.ts) reads the tree (systemResult); null when there is no EventID (the tree path then reports it). */
   result(record: EvtxRecord): EventHeader | null {
     const parts = new SystemParts();
     parts.eventId = intText(this.eventId);
@@ -255,7 +255,7 @@ class SplitLevel implements WalkSink {
   }
 }
 
-/** As evtxFile.ts collectLeaves: leaf elements by name, elements with element children recursed into. */
+/** As events.ts collectLeaves: leaf elements by name, elements with element children recursed into. */
 function collectLeaves(w: Walk, children: Pending[], data: Record<string, FieldValue>, depth: number): void {
   for (const c of children) {
     const split = new SplitLevel();

@@ -184,7 +184,7 @@ export function addField(data: Record<string, FieldValue>, key: string, value: S
 }
 
 /**
- * What System gives a WinEvent, as read by either direct reader: the first element of each name (undefined:
+ * What System gives an event header, as read by any of the field readers: the first element of each name (undefined:
  * not rendered), value elements as their number or text, the attribute elements as the attributes used.
  */
 export class SystemParts {
@@ -208,7 +208,7 @@ export class SystemParts {
   userId: string | undefined = undefined;
 }
 
-/** As formats/evtxFile.ts readSystem reads the tree (same fields, same order); null when there is no EventID (the tree path reports it). */
+/** As fieldsFromTree (events.ts) reads the tree (same fields, same order); null when there is no EventID (the tree path reports it). */
 export function systemResult(p: SystemParts, record: EvtxRecord): EventHeader | null {
   const id = p.eventId;
   if (id === undefined) return null;

@@ -6,7 +6,7 @@
  * values.ts, the one value renderer), nested BinXml parsed and expanded, an element whose lone content is an
  * array repeated once per item, an element whose content is only absent optional values left out, attributes
  * made only of absent values dropped, and the limits (node budget, nesting). Sinks decide what to keep: the
- * element tree (templates.ts), a WinEvent's fields (fields.ts), ... A sink walks an element's children itself
+ * element tree (templates.ts), an event's fields (fields.ts), ... A sink walks an element's children itself
  * (`walkNodes`) when it wants them, with itself or another sink; a sink that keeps nothing still walks them
  * (IGNORE), so damage is found wherever rendering would find it.
  */
