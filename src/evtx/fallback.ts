@@ -22,6 +22,8 @@ export const FALLBACK_REASONS = [
   'fields.shape',
   /** Field walk: damage or a limit; the tree path reports it. */
   'fields.damaged',
+  /** System key (systemKey.ts): Provider/EventID not static in the template, or not one plain value; rendered instead. */
+  'key.shape',
   /** Instance reader (literal prefilter, System key): a damaged template definition; the token parser reports it. */
   'template.damaged',
 ] as const;

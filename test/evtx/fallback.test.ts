@@ -1,5 +1,5 @@
 /**
- * Fast paths that give up say why: every record the event-field reader or the JSON byte writer hands back is
+ * Fast paths that give up say why: every record the event-field reader, the System key or the JSON byte writer hands back is
  * counted under exactly one named reason (fallbackCounts), on corpus files and on damaged mutants; an error that
  * is neither "not covered" nor damage (a bug) is rethrown, never taken for a fallback; `scan --verbose` prints
  * the counts as one line.
@@ -7,7 +7,7 @@
 // @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fallbackCounts, FALLBACK_REASONS, parseEvtxBuffer, parseEvtxFile, readEventFields, type EvtxRecord, type FallbackReason } from '../../src/evtx/index.js';
+import { fallbackCounts, FALLBACK_REASONS, parseEvtxBuffer, parseEvtxFile, readEventFields, recordSystemKey, type EvtxRecord, type FallbackReason } from '../../src/evtx/index.js';
 import { ChunkRecord } from '../../src/evtx/record.js';
 import { ByteSink, writeRecordJson } from '../../src/evtx/render/jsonDirect.js';
 import { EvtxFormatError } from '../../src/evtx/bytes.js';
@@ -30,6 +30,14 @@ function checkRecord(record: EvtxRecord, where: string): { fields: boolean; json
   let before = fallbackCounts();
   const fields = readEventFields(record);
   assert.equal(delta(before, 'fields.'), fields === null ? 1 : 0, `${where}: readEventFields ${fields === null ? 'gave up without a reason' : 'answered yet counted a fields fallback'}`);
+  before = fallbackCounts();
+  let key: ReturnType<typeof recordSystemKey> | 'damaged' = 'damaged';
+  try {
+    key = recordSystemKey(record);
+  } catch (err) {
+    assert.ok(giveUpKind(err) === 'damaged', `${where}: recordSystemKey threw a bug`);
+  }
+  assert.equal(delta(before, 'key.'), key === null ? 1 : 0, `${where}: System key fallback count`);
   let json = false;
   if (record instanceof ChunkRecord) {
     before = fallbackCounts();
