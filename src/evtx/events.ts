@@ -12,7 +12,7 @@ import type { BlockJob } from './render/blocks.js';
 import { parseBlock } from './block.js';
 import { FALLBACK_REASONS, fallbackCounts, type FallbackReason } from './fallback.js';
 import { readEventFields } from './fields.js';
-import { intText, SystemParts, systemResult, addField, type EventFields, type FieldValue, type Scalar } from './fieldsParts.js';
+import { addField, intText, isSystemTextElement, setSystemAttributes, setSystemText, SystemParts, systemResult, type EventFields, type FieldValue, type Scalar } from './fieldsParts.js';
 import { compileLiterals, recordMayContain, type LiteralSet } from './prefilter.js';
 import type { EvtxRecord } from './record.js';
 import { recordSystemKey } from './systemKey.js';
@@ -180,32 +180,8 @@ function systemParts(sys: XmlElement): SystemParts {
   for (const c of sys.children) {
     if (c.kind !== 'element' || seen.has(c.name)) continue;
     seen.add(c.name);
-    switch (c.name) {
-      case 'Provider':
-        p.providerName = attribute(c, 'Name');
-        p.eventSourceName = attribute(c, 'EventSourceName');
-        p.providerGuid = attribute(c, 'Guid');
-        break;
-      case 'EventID': p.eventId = intText(textOf(c)); break;
-      case 'Version': p.version = intText(textOf(c)); break;
-      case 'Level': p.level = intText(textOf(c)); break;
-      case 'Task': p.task = intText(textOf(c)); break;
-      case 'Opcode': p.opcode = intText(textOf(c)); break;
-      case 'Keywords': p.keywords = textOf(c); break;
-      case 'TimeCreated': p.systemTime = attribute(c, 'SystemTime'); break;
-      case 'EventRecordID': p.recordId = intText(textOf(c)); break;
-      case 'Correlation':
-        p.activityId = attribute(c, 'ActivityID');
-        p.relatedActivityId = attribute(c, 'RelatedActivityID');
-        break;
-      case 'Execution':
-        p.processId = intText(attribute(c, 'ProcessID'));
-        p.threadId = intText(attribute(c, 'ThreadID'));
-        break;
-      case 'Channel': p.channel = textOf(c); break;
-      case 'Computer': p.computer = textOf(c); break;
-      case 'Security': p.userId = attribute(c, 'UserID'); break;
-    }
+    if (isSystemTextElement(c.name)) setSystemText(p, c.name, textOf(c));
+    else setSystemAttributes(p, c.name, c.attributes);
   }
   return p;
 }

@@ -17,12 +17,12 @@ import { ChunkRecord } from './record.js';
 import type { EvtxRecord } from './record.js';
 import type { ElementNode, TextNode, CDataNode, PINode, ValueRef } from './binxml/tokens.js';
 import type { DecodedValue } from './binxml/values.js';
-import { allAbsentOptional, elementAttributes, IGNORE, newWalk, spend, walkNodes, type Walk, type WalkSink } from './binxml/walker.js';
+import { allAbsentOptional, elementAttributes, IGNORE, newWalk, recordRoot, spend, walkNodes, type Walk, type WalkSink } from './binxml/walker.js';
 import { VT } from './binxml/values.js';
 import type { XmlAttribute } from './xmlTree.js';
 import { countFallback, giveUpKind } from './fallback.js';
 import { readFieldsPlanned } from './fieldsPlan.js';
-import { addField, flatText, intText, SystemParts, systemResult, type EventFields, type EventHeader, type FieldValue, type Scalar } from './fieldsParts.js';
+import { addField, attributeOf, flatText, isSystemTextElement, setSystemAttributes, setSystemText, SystemParts, systemResult, type EventFields, type EventHeader, type FieldValue, type Scalar } from './fieldsParts.js';
 
 /** Sinks that keep no text still decode every value (so damage is found as rendering finds it). */
 function decodeOnly(w: Walk, ref: ValueRef): void {
@@ -67,99 +67,29 @@ function elementText(w: Walk, el: ElementNode, values: ValueRef[] | null, nestin
   return t.s;
 }
 
-function attribute(attrs: XmlAttribute[], name: string): string | undefined {
-  for (const a of attrs) if (a.name === name) return a.value;
-  return undefined;
-}
-
 // --- System -----------------------------------------------------------------------------------------------
 
-const enum Field {
-  Other,
-  Provider,
-  EventID,
-  Version,
-  Level,
-  Task,
-  Opcode,
-  Keywords,
-  TimeCreated,
-  EventRecordID,
-  Correlation,
-  Execution,
-  Channel,
-  Computer,
-  Security,
-}
-
-const FIELDS = new Map<string, Field>([
-  ['Provider', Field.Provider],
-  ['EventID', Field.EventID],
-  ['Version', Field.Version],
-  ['Level', Field.Level],
-  ['Task', Field.Task],
-  ['Opcode', Field.Opcode],
-  ['Keywords', Field.Keywords],
-  ['TimeCreated', Field.TimeCreated],
-  ['EventRecordID', Field.EventRecordID],
-  ['Correlation', Field.Correlation],
-  ['Execution', Field.Execution],
-  ['Channel', Field.Channel],
-  ['Computer', Field.Computer],
-  ['Security', Field.Security],
-]);
+/** One bit per System element read: only the first of each name counts, as a lookup by name would. */
+const SYSTEM_BITS = new Map<string, number>(
+  ['Provider', 'EventID', 'Version', 'Level', 'Task', 'Opcode', 'Keywords', 'TimeCreated', 'EventRecordID', 'Correlation', 'Execution', 'Channel', 'Computer', 'Security'].map((n, i) => [n, 1 << i]),
+);
 
 /** What System's first element of each name gives: text for value elements, attributes for the others. */
 class SystemLevel implements WalkSink {
-  seen = 0; // bit per Field
-  provider: XmlAttribute[] | undefined;
-  eventId: string | undefined;
-  version: string | undefined;
-  level: string | undefined;
-  task: string | undefined;
-  opcode: string | undefined;
-  keywords: string | undefined;
-  time: XmlAttribute[] | undefined;
-  recordId: string | undefined;
-  correlation: XmlAttribute[] | undefined;
-  execution: XmlAttribute[] | undefined;
-  channel: string | undefined;
-  computer: string | undefined;
-  security: XmlAttribute[] | undefined;
+  private seen = 0;
+  private readonly parts = new SystemParts();
 
   element(w: Walk, el: ElementNode, values: ValueRef[] | null, nesting: number, attrs: XmlAttribute[], item: DecodedValue | null): void {
-    const f = FIELDS.get(el.name) ?? Field.Other;
-    const first = f !== Field.Other && (this.seen & (1 << f)) === 0;
-    if (!first) {
+    const bit = SYSTEM_BITS.get(el.name) ?? 0;
+    if (bit === 0 || (this.seen & bit) !== 0) {
       IGNORE.element(w, el, values, nesting, attrs, item);
       return;
     }
-    this.seen |= 1 << f;
-    switch (f) {
-      case Field.Provider:
-      case Field.TimeCreated:
-      case Field.Correlation:
-      case Field.Execution:
-      case Field.Security:
-        IGNORE.element(w, el, values, nesting, attrs, item);
-        if (f === Field.Provider) this.provider = attrs;
-        else if (f === Field.TimeCreated) this.time = attrs;
-        else if (f === Field.Correlation) this.correlation = attrs;
-        else if (f === Field.Execution) this.execution = attrs;
-        else this.security = attrs;
-        return;
-    }
-    const text = elementText(w, el, values, nesting, item);
-    switch (f) {
-      case Field.EventID: this.eventId = text; break;
-      case Field.Version: this.version = text; break;
-      case Field.Level: this.level = text; break;
-      case Field.Task: this.task = text; break;
-      case Field.Opcode: this.opcode = text; break;
-      case Field.Keywords: this.keywords = text; break;
-      case Field.EventRecordID: this.recordId = text; break;
-      case Field.Channel: this.channel = text; break;
-      case Field.Computer: this.computer = text; break;
+    this.seen |= bit;
+    if (isSystemTextElement(el.name)) setSystemText(this.parts, el.name, elementText(w, el, values, nesting, item));
+    else {
+      IGNORE.element(w, el, values, nesting, attrs, item);
+      setSystemAttributes(this.parts, el.name, attrs);
     }
   }
   literal(): void {}
@@ -169,35 +99,7 @@ class SystemLevel implements WalkSink {
 
   /** As fieldsFromTree (events.ts) reads the tree (systemResult); null when there is no EventID (the tree path then reports it). */
   result(record: EvtxRecord): EventHeader | null {
-    const parts = new SystemParts();
-    parts.eventId = intText(this.eventId);
-    parts.version = intText(this.version);
-    parts.level = intText(this.level);
-    parts.task = intText(this.task);
-    parts.opcode = intText(this.opcode);
-    parts.keywords = this.keywords;
-    parts.recordId = intText(this.recordId);
-    parts.channel = this.channel;
-    parts.computer = this.computer;
-    const p = this.provider;
-    if (p) {
-      parts.providerName = attribute(p, 'Name');
-      parts.eventSourceName = attribute(p, 'EventSourceName');
-      parts.providerGuid = attribute(p, 'Guid');
-    }
-    if (this.time) parts.systemTime = attribute(this.time, 'SystemTime');
-    const c = this.correlation;
-    if (c) {
-      parts.activityId = attribute(c, 'ActivityID');
-      parts.relatedActivityId = attribute(c, 'RelatedActivityID');
-    }
-    const e = this.execution;
-    if (e) {
-      parts.processId = intText(attribute(e, 'ProcessID'));
-      parts.threadId = intText(attribute(e, 'ThreadID'));
-    }
-    if (this.security) parts.userId = attribute(this.security, 'UserID');
-    return systemResult(parts, record);
+    return systemResult(this.parts, record);
   }
 }
 
@@ -226,7 +128,7 @@ class EventDataLevel implements WalkSink {
 function fieldKey(el: ElementNode, attrs: XmlAttribute[]): string | undefined {
   const cached = el.fieldKey;
   if (cached !== undefined) return cached ?? undefined;
-  const key = el.name === 'Data' ? attribute(attrs, 'Name') : el.name;
+  const key = el.name === 'Data' ? attributeOf(attrs, 'Name') : el.name;
   if (el.literalAttributes === attrs) el.fieldKey = key ?? null;
   return key;
 }
@@ -355,24 +257,10 @@ function readFresh(record: ChunkRecord, fields: ReadonlySet<string> | null): Eve
 
 /** The walk: the record rendered level by level as the tree path would, keeping only what the event takes. */
 function walkEventFields(record: ChunkRecord): EventFields | null {
-  const nodes = record.tokens();
-  if (nodes.length !== 1) return null;
   const w = newWalk(record.raw().ctx);
-  spend(w, 1);
-  let root: ElementNode;
-  let values: ValueRef[] | null = null;
-  let nesting = 0;
-  const first = nodes[0]!;
-  if (first.kind === 'element') root = first;
-  else if (first.kind === 'template') {
-    nesting = 1;
-    spend(w, first.def.nodes.length);
-    if (first.def.nodes.length !== 1) return null;
-    const inner = first.def.nodes[0]!;
-    if (inner.kind !== 'element') return null;
-    root = inner;
-    values = first.values;
-  } else return null;
+  const at = recordRoot(w, record.tokens());
+  if (!at) return null;
+  const { root, values, nesting } = at;
   // The root renders as one element: not repeated (lone array) and not left out (all optional values absent).
   elementAttributes(w.ctx, root, values);
   const kids = root.children;

@@ -8,6 +8,7 @@ import { decodeFlat } from './binxml/walker.js';
 import type { BinXmlContext, ValueRef } from './binxml/tokens.js';
 import { fixedSize, formatFiletime, formatGuid, formatSid, hex64, utf16, VT } from './binxml/values.js';
 import { DAMAGED } from './fallback.js';
+import type { XmlAttribute } from './xmlTree.js';
 
 export type Scalar = string | number | boolean | null;
 export type FieldValue = Scalar | Scalar[];
@@ -206,6 +207,55 @@ export class SystemParts {
   processId: number | undefined = undefined;
   threadId: number | undefined = undefined;
   userId: string | undefined = undefined;
+}
+
+/** System's elements read for their text (the others for their attributes). */
+const TEXT_ELEMENTS: ReadonlySet<string> = new Set(['EventID', 'Version', 'Level', 'Task', 'Opcode', 'Keywords', 'EventRecordID', 'Channel', 'Computer']);
+
+export function isSystemTextElement(name: string): boolean {
+  return TEXT_ELEMENTS.has(name);
+}
+
+/** The text of System's (first) element `name`, into the parts it gives. */
+export function setSystemText(p: SystemParts, name: string, text: string): void {
+  switch (name) {
+    case 'EventID': p.eventId = intText(text); break;
+    case 'Version': p.version = intText(text); break;
+    case 'Level': p.level = intText(text); break;
+    case 'Task': p.task = intText(text); break;
+    case 'Opcode': p.opcode = intText(text); break;
+    case 'Keywords': p.keywords = text; break;
+    case 'EventRecordID': p.recordId = intText(text); break;
+    case 'Channel': p.channel = text; break;
+    case 'Computer': p.computer = text; break;
+  }
+}
+
+/** The rendered attributes of System's (first) element `name`, into the parts they give (first of a name counts). */
+export function setSystemAttributes(p: SystemParts, name: string, attrs: readonly XmlAttribute[]): void {
+  switch (name) {
+    case 'Provider':
+      p.providerName = attributeOf(attrs, 'Name');
+      p.eventSourceName = attributeOf(attrs, 'EventSourceName');
+      p.providerGuid = attributeOf(attrs, 'Guid');
+      break;
+    case 'TimeCreated': p.systemTime = attributeOf(attrs, 'SystemTime'); break;
+    case 'Correlation':
+      p.activityId = attributeOf(attrs, 'ActivityID');
+      p.relatedActivityId = attributeOf(attrs, 'RelatedActivityID');
+      break;
+    case 'Execution':
+      p.processId = intText(attributeOf(attrs, 'ProcessID'));
+      p.threadId = intText(attributeOf(attrs, 'ThreadID'));
+      break;
+    case 'Security': p.userId = attributeOf(attrs, 'UserID'); break;
+  }
+}
+
+/** The first attribute of the name among rendered attributes. */
+export function attributeOf(attrs: readonly XmlAttribute[], name: string): string | undefined {
+  for (const a of attrs) if (a.name === name) return a.value;
+  return undefined;
 }
 
 /** As fieldsFromTree (events.ts) reads the tree (same fields, same order); null when there is no EventID (the tree path reports it). */

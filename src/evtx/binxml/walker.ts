@@ -106,6 +106,28 @@ export function walkElement(w: Walk, node: ElementNode, values: ValueRef[] | nul
   sink.element(w, node, values, nesting, attrs, null);
 }
 
+/** Where a record's one root element is: its template's values and nesting. */
+export interface RecordRoot {
+  root: ElementNode;
+  values: ValueRef[] | null;
+  nesting: number;
+}
+
+/**
+ * The root element of a record that is exactly one element, or one template instance of one element (what
+ * Windows writes), with the nodes spent as the walk spends them; null for any other shape.
+ */
+export function recordRoot(w: Walk, nodes: BxNode[]): RecordRoot | null {
+  if (nodes.length !== 1) return null;
+  spend(w, 1);
+  const first = nodes[0]!;
+  if (first.kind === 'element') return { root: first, values: null, nesting: 0 };
+  if (first.kind !== 'template') return null;
+  spend(w, first.def.nodes.length);
+  const inner = first.def.nodes.length === 1 ? first.def.nodes[0]! : undefined;
+  return inner?.kind === 'element' ? { root: inner, values: first.values, nesting: 1 } : null;
+}
+
 /** The item of an empty array: the element once, empty. */
 export const EMPTY_ITEM: DecodedValue = Object.freeze({ kind: 'text', text: '', json: null });
 
