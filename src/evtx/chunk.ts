@@ -7,6 +7,7 @@ import { crc32 } from 'node:zlib';
 import { asBuffer, EvtxFormatError, viewOf } from './bytes.js';
 import { FLAG_NO_CRC32 } from './fileHeader.js';
 import type { BinXmlContext } from './binxml/tokens.js';
+import { proveFields } from './fields.js';
 import { ChunkRecord, RECORD_HEADER_SIZE, RECORD_MIN_SIZE, RECORD_SIGNATURE } from './record.js';
 import type { EvtxItem, ParserSettings } from './types.js';
 
@@ -125,7 +126,7 @@ export function* parseChunk(input: Uint8Array, loc: ChunkLocation, settings: Par
       record = new ChunkRecord(ctx, loc.chunkIndex, off, fileOffset, size, recordId);
       if (!settings.lazy || !trailerOk) {
         try {
-          if (settings.prove) settings.prove(record);
+          if (settings.proveBy === 'fields') proveFields(record);
           else record.root();
         } catch (err) {
           failure = err;

@@ -17,10 +17,15 @@ export { textOf, childElement, attribute } from './xmlTree.js';
 export { recordToJson, recordToJsonString } from './render/json.js';
 export { recordToXml } from './render/xml.js';
 export { renderEvtxFile, runBlocks, CHUNKS_PER_BLOCK, type RenderOptions, type BlockRunOptions, type BlockOutput } from './render/parallel.js';
-export { parseBlock, renderRecord, joinRecords, type RenderedBlock, type TextFormat, type BlockJob, type BlockWork, type BlockLocation, type BlockFunction } from './render/blocks.js';
+export { renderRecord, joinRecords, type RenderedBlock, type TextFormat, type BlockJob, type BlockWork } from './render/blocks.js';
+export { parseBlock, type BlockLocation } from './block.js';
+export { fieldsFromTree, type EventItem, type EventsBlock, type EventsWork, type KeepEvent } from './events.js';
 export { fileHeaderInfo, type FileHeaderInfo } from './fileHeader.js';
 export { recordMayContain, compileLiterals, type LiteralSet } from './prefilter.js';
 export { recordSystemKey, type SystemKey } from './systemKey.js';
+export { readEventFields } from './fields.js';
+export { addField, intText, normaliseTime, type EventFields, type EventHeader, type FieldValue, type Scalar } from './fieldsParts.js';
+export { fallbackCounts, addFallbackCounts, resetFallbackCounts, fallbackSummary, FALLBACK_REASONS, type FallbackReason } from './fallback.js';
 
 function* headerProblems(info: FileHeaderInfo, name: string, settings: ParserSettings): Generator<EvtxItem> {
   if (!info.magicOk) yield { error: { file: name, offset: 0, reason: 'bad file signature (not ElfFile); trying chunks anyway' } };

@@ -3,10 +3,12 @@
  * The BinXml is parsed and rendered only when asked (root()), against the chunk's caches.
  */
 import { fail } from './bytes.js';
-import { instantiate, newBudget } from './binxml/templates.js';
+import { instantiate } from './binxml/templates.js';
+import { newWalk } from './binxml/walker.js';
 import { parseFragment, type BinXmlContext, type BxNode } from './binxml/tokens.js';
 import { filetimeToIso } from './binxml/values.js';
 import type { XmlNode } from './xmlTree.js';
+import type { EventFields } from './fieldsParts.js';
 
 export const RECORD_SIGNATURE = 0x00002a2a;
 export const RECORD_HEADER_SIZE = 24;
@@ -37,6 +39,8 @@ export class ChunkRecord implements EvtxRecord {
   private tree: XmlNode | undefined;
   private ir: BxNode[] | undefined;
   recovered = false;
+  /** Event fields read while the parser proved the record (ParserSettings.proveBy); null: that reading gave up. */
+  provenFields: EventFields | null | undefined = undefined;
 
   constructor(
     private readonly ctx: BinXmlContext,
@@ -65,7 +69,7 @@ export class ChunkRecord implements EvtxRecord {
   root(): XmlNode {
     if (!this.tree) {
       const out: XmlNode[] = [];
-      instantiate(this.ctx, this.tokens(), null, 0, out, newBudget());
+      instantiate(newWalk(this.ctx), this.tokens(), null, 0, out);
       const el = out.find((n) => n.kind === 'element');
       if (!el) fail('record holds no element', this.chunkOffset);
       this.tree = el;

@@ -11,6 +11,8 @@ import { fail } from './bytes.js';
 import type { AttributeNode, BinXmlContext, BxNode, ElementNode, TemplateDef, ValueRef } from './binxml/tokens.js';
 import { decodeValue, VT, type DecodedValue } from './binxml/values.js';
 import { instanceAt, valueAt } from './binxml/instance.js';
+import { countFallback } from './fallback.js';
+import { isAbsent } from './binxml/walker.js';
 import { ChunkRecord } from './record.js';
 import type { EvtxRecord } from './record.js';
 
@@ -59,6 +61,13 @@ function locate(def: TemplateDef): Locator | null {
  * Throws EvtxFormatError when a value it reads is damaged (as rendering would).
  */
 export function recordSystemKey(record: EvtxRecord): SystemKey | null {
+  const key = readKey(record);
+  // The caller renders the record instead: counted, so that a template shape this misses shows up.
+  if (key === null) countFallback('key.shape');
+  return key;
+}
+
+function readKey(record: EvtxRecord): SystemKey | null {
   if (!(record instanceof ChunkRecord)) return null;
   const { ctx, start, end } = record.raw();
   // The common record straight off its bytes (no token tree); other shapes through the parsed tokens.
@@ -125,9 +134,7 @@ function flatText(ctx: BinXmlContext, ref: ValueRef): string {
  */
 function elementText(ctx: BinXmlContext, el: ElementNode, values: Values): string | null {
   const kids = el.children;
-  let allOptionalAbsent = kids.length > 0;
-  for (const c of kids) if (c.kind !== 'sub' || !c.optional || !isAbsent(values(c.index))) allOptionalAbsent = false;
-  if (allOptionalAbsent) return null;
+  if (kids.length > 0 && kids.every((c) => c.kind === 'sub' && c.optional && isAbsent(values(c.index)))) return null;
   let text = '';
   for (const c of kids) {
     if (c.kind === 'text' || c.kind === 'cdata') text += c.text;
@@ -143,6 +150,3 @@ function elementText(ctx: BinXmlContext, el: ElementNode, values: Values): strin
   return text;
 }
 
-function isAbsent(ref: ValueRef | undefined): boolean {
-  return !ref || ref.type === VT.Null;
-}

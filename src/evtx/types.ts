@@ -11,10 +11,11 @@ export interface ParserSettings {
    */
   lazy?: boolean;
   /**
-   * Eager mode: how a record is proven decodable while iterating, instead of rendering its tree. It must throw
-   * exactly when root() would (e.g. try a cheaper reading and fall back to root() when it gives up). Default: root().
+   * Eager mode: how a record is proven decodable while iterating. 'tree' (default): its element tree is rendered.
+   * 'fields': its event fields are read (fields.ts), the tree rendered only when that gives up (so the record
+   * fails exactly when root() would); the fields read are kept for the record's readEventFields.
    */
-  prove?: (record: EvtxRecord) => void;
+  proveBy?: 'tree' | 'fields';
 }
 
 /** A located problem; parsing goes on after it. */

@@ -1,33 +1,12 @@
 /**
- * EVTX files as a source of WinEvents: adapts the binary parser (src/evtx) to the normalised model.
- *
- * The System header and EventData/UserData fields are read straight off the rendered element tree. With
- * `prefilterLiterals`, records are parsed lazily and a record whose bytes and templates cannot contain any
- * literal (see src/evtx/prefilter.ts — sound: it never drops a record that could match) is skipped unrendered,
- * unless its provider and EventID are in `keepEvents` (read from the template's System header, see
- * src/evtx/systemKey.ts): context events the correlator needs whatever their content.
+ * EVTX files as a source of WinEvents: a thin adapter of src/evtx (whose 'events' blocks read each record's fields
+ * through the walker's field sink, with the literal prefilter and keepEvents) to the normalised model.
  */
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type { DecodeError, DecodeItem, EventOrigin, EventSystem, FieldValue, Scalar, WinEvent } from '../model/event.js';
-import type { DecodeOptions, KeepEvent } from './index.js';
-import {
-  attribute,
-  childElement,
-  compileLiterals,
-  parseBlock,
-  recordMayContain,
-  recordSystemKey,
-  runBlocks,
-  textOf,
-  type BlockJob,
-  type EvtxError,
-  type EvtxRecord,
-  type LiteralSet,
-  type XmlElement,
-  type XmlNode,
-} from '../evtx/index.js';
-import { addField, intText, normaliseTime, readWinEventDirect, type DirectEvent } from './evtxDirect.js';
+import type { DecodeError, DecodeItem, EventOrigin, WinEvent } from '../model/event.js';
+import type { DecodeOptions } from './index.js';
+import { addFallbackCounts, compileLiterals, fieldsFromTree, runBlocks, type EventsBlock, type EventsWork, type EvtxError, type EvtxRecord, type XmlNode } from '../evtx/index.js';
 
 const HEADER_BYTES = 4096;
 /**
@@ -46,7 +25,7 @@ export interface EvtxDecodeOptions extends DecodeOptions {
   threads?: number;
   /**
    * Build every WinEvent from the record's rendered element tree (the reference path) instead of reading it
-   * straight from the template and values (evtxDirect.ts). Same events and errors; slower. For tests.
+   * straight from the template and values (src/evtx/fields.ts). Same events and errors; slower. For tests.
    */
   tree?: boolean;
 }
@@ -59,55 +38,6 @@ export async function* decodeEvtxFile(path: string, options: EvtxDecodeOptions =
     // The file could not be opened or read (or a worker thread was lost): an error item, never a crash.
     const e = err as NodeJS.ErrnoException;
     yield { error: { file: path, reason: e.code === 'ENOENT' ? 'no such file or directory' : e.message } };
-  }
-}
-
-/** What the prefilter skips: records without any literal, unless kept by provider and EventID. */
-interface RecordFilter {
-  literals: LiteralSet;
-  /** Events kept whatever their content; null: none. */
-  keep: KeptEvents | null;
-}
-
-function recordFilter(literalList: readonly string[] | null | undefined, keepEvents: readonly KeepEvent[] | null | undefined): RecordFilter | null {
-  const literals = literalList ? compileLiterals(literalList) : null;
-  if (!literals) return null; // no literals, or none the prefilter can look for soundly: nothing is skipped
-  return { literals, keep: keepEvents && keepEvents.length > 0 ? new KeptEvents(keepEvents) : null };
-}
-
-/**
- * Provider (case-insensitive) and EventID pairs kept by the prefilter, each with the data fields read from it
- * when it holds no literal (null: every field).
- */
-class KeptEvents {
-  private readonly byLowerProvider = new Map<string, Map<number, ReadonlySet<string> | null>>();
-  /** Providers are few and repeat on every record: each spelling is lower-cased and looked up once. */
-  private readonly bySpelling = new Map<string, Map<number, ReadonlySet<string> | null> | null>();
-
-  constructor(keepEvents: readonly KeepEvent[]) {
-    for (const k of keepEvents) {
-      const key = k.provider.toLowerCase();
-      const ids = this.byLowerProvider.get(key) ?? new Map<number, ReadonlySet<string> | null>();
-      const fields = k.fields ? new Set(k.fields) : null;
-      for (const id of k.eventIds) {
-        // Two entries for one event: the union of their fields (any entry without a list: every field).
-        const prev = ids.get(id);
-        ids.set(id, prev === undefined ? fields : prev === null || fields === null ? null : new Set([...prev, ...fields]));
-      }
-      this.byLowerProvider.set(key, ids);
-    }
-  }
-
-  /** undefined: not kept; null: kept, every field; a set: kept, and these fields are enough without a literal. */
-  fieldsOf(provider: string, eventId: number | undefined): ReadonlySet<string> | null | undefined {
-    if (eventId === undefined) return undefined;
-    let ids = this.bySpelling.get(provider);
-    if (ids === undefined) {
-      ids = this.byLowerProvider.get(provider.toLowerCase()) ?? null;
-      if (this.bySpelling.size >= 1024) this.bySpelling.clear(); // bounded, whatever a damaged file holds
-      this.bySpelling.set(provider, ids);
-    }
-    return ids === null ? undefined : ids.get(eventId);
   }
 }
 
@@ -134,108 +64,12 @@ export function threadsFromEnv(): number | undefined {
 }
 
 /**
- * One record → its WinEvent, an error, or null when the prefilter shows it cannot match and it is not kept.
- * Kept events are looked up first (from the System header, without rendering): cheaper than the literal search.
- */
-function decodeRecord(record: EvtxRecord, path: string, index: number, filter: RecordFilter | null, proof: Proof | null): DecodeItem | null {
-  const origin: EventOrigin = { file: path, chunk: record.chunkIndex, offset: record.offset, dialect: 'evtx', index };
-  try {
-    if (filter) {
-      let kept: ReadonlySet<string> | null | undefined;
-      if (filter.keep) {
-        const key = recordSystemKey(record);
-        if (key === null) {
-          // The header cannot be read without rendering: render, and decide on the event itself.
-          const event = toWinEvent(record, origin, proof, null);
-          if (filter.keep.fieldsOf(event.system.provider, event.system.eventId) !== undefined || recordMayContain(record, filter.literals)) return { event };
-          return null;
-        }
-        kept = filter.keep.fieldsOf(key.provider, intText(key.eventIdText));
-      }
-      if (kept === undefined && !recordMayContain(record, filter.literals)) return null;
-      // Kept for its provider/EventID with a field list, and no literal in it (no rule can match it): only
-      // the listed fields are decoded (lazy value decoding).
-      if (kept && !recordMayContain(record, filter.literals)) return { event: toWinEvent(record, origin, proof, kept) };
-    }
-    return { event: toWinEvent(record, origin, proof, null) };
-  } catch (err) {
-    return { error: { file: path, chunk: record.chunkIndex, offset: record.offset, recordId: record.recordId, index, reason: err instanceof Error ? err.message : String(err) } };
-  }
-}
-
-/**
- * The record's WinEvent: read straight from its template and values (evtxDirect.ts) when that covers it, else
- * from the rendered tree. `proof` is null for the tree path only. `fields`: the data fields wanted (the others
- * may be left out); null: all.
- */
-function toWinEvent(record: EvtxRecord, origin: EventOrigin, proof: Proof | null, fields: ReadonlySet<string> | null): WinEvent {
-  if (proof) {
-    const taken = proof.take(record);
-    const direct = taken === undefined ? readWinEventDirect(record, fields) : taken;
-    if (direct) return { system: direct.system, data: direct.data, origin };
-  }
-  return recordToWinEvent(record, record.root(), origin);
-}
-
-/**
- * The parser's eager check of each record (ParserSettings.prove): the direct reading, which decodes what
- * rendering decodes; only when it gives up is the tree rendered (and its error reported). The event it read is
- * kept for the record that is yielded next, so the record is read once.
- */
-class Proof {
-  private record: EvtxRecord | null = null;
-  private event: DirectEvent | null = null;
-  readonly prove = (record: EvtxRecord): void => {
-    const event = readWinEventDirect(record);
-    this.record = record;
-    this.event = event;
-    if (!event) record.root();
-  };
-  /** The event read while proving the record; null: the direct reading gave up; undefined: not proven. */
-  take(record: EvtxRecord): DirectEvent | null | undefined {
-    if (this.record !== record) return undefined;
-    const e = this.event;
-    this.record = null;
-    this.event = null;
-    return e;
-  }
-}
-
-interface DecodedBlock {
-  items: DecodeItem[];
-  /** Records in the block (skipped ones included), to number records across blocks. */
-  records: number;
-}
-
-/**
- * Runs on a worker thread (through the EVTX block runner): decodes one block of chunks. Record indexes are
- * relative to the block; decodeParallel makes them file-wide.
- */
-export function decodeEvtxBlock(job: BlockJob, arg: unknown): DecodedBlock {
-  const a = (arg ?? {}) as { literals?: unknown; keepEvents?: unknown; tree?: unknown };
-  const literalList = Array.isArray(a.literals) ? a.literals.filter((x): x is string => typeof x === 'string') : null;
-  const filter = recordFilter(literalList, Array.isArray(a.keepEvents) ? (a.keepEvents as KeepEvent[]) : null);
-  const items: DecodeItem[] = [];
-  let records = 0;
-  const proof = a.tree === true ? null : new Proof();
-  for (const item of parseBlock(job.bytes, job, { ...job.settings, lazy: filter !== null, prove: proof?.prove })) {
-    if ('error' in item) {
-      items.push({ error: toDecodeError(item.error) });
-      continue;
-    }
-    const decoded = decodeRecord(item.record, job.file, records++, filter, proof);
-    if (decoded) items.push(decoded);
-  }
-  return { items, records };
-}
-
-/**
  * Blocks of chunks decoded on worker threads, or on this thread when `threads` is 1 (then synchronously, block
  * by block: one await per block instead of one per record, measured cheaper than the streaming record parser).
  */
 async function* decodeBlocks(path: string, options: EvtxDecodeOptions, threads: number): AsyncIterable<DecodeItem> {
   const literals = options.prefilterLiterals && options.prefilterLiterals.length > 0 ? options.prefilterLiterals : null;
-  const work = { kind: 'module' as const, url: import.meta.url, exportName: 'decodeEvtxBlock', arg: { literals, keepEvents: options.keepEvents ?? null, tree: options.tree === true } };
+  const work: EventsWork = { kind: 'events', literals, keepEvents: options.keepEvents ?? null, tree: options.tree === true };
   let base = 0;
   if (options.onBytes) options.onBytes(HEADER_BYTES);
   for await (const out of runBlocks(path, { threads, work, chunksPerBlock: DECODE_CHUNKS_PER_BLOCK })) {
@@ -243,12 +77,17 @@ async function* decodeBlocks(path: string, options: EvtxDecodeOptions, threads: 
       for (const e of out.errors) yield { error: toDecodeError(e) };
       continue;
     }
-    const block = out.result as DecodedBlock;
+    const block = out.result as EventsBlock;
+    // On one thread the blocks ran here and were counted here already.
+    if (threads > 1) addFallbackCounts(block.fallbacks);
     for (const item of block.items) {
-      if ('event' in item) {
-        if (item.event.origin.index !== undefined) item.event.origin.index += base;
-      } else if (item.error.index !== undefined) item.error.index += base;
-      yield item;
+      if ('fields' in item) {
+        const origin: EventOrigin = { file: path, chunk: item.chunkIndex, offset: item.offset, dialect: 'evtx', index: item.index + base };
+        yield { event: { system: item.fields.system, data: item.fields.data, origin } };
+      } else if ('recordError' in item) {
+        const e = item.recordError;
+        yield { error: { file: path, chunk: e.chunkIndex, offset: e.offset, recordId: e.recordId, index: e.index + base, reason: e.reason } };
+      } else yield { error: toDecodeError(item.error) };
     }
     base += block.records;
     if (options.onBytes) options.onBytes(out.bytes);
@@ -263,115 +102,8 @@ function toDecodeError(e: EvtxError): DecodeError {
   return out;
 }
 
-/** The rendered `<Event>` tree → WinEvent. Throws when the tree has no System/EventID (not an event). */
+/** The rendered `<Event>` tree → WinEvent (the reference path). Throws when the tree has no System/EventID. */
 export function recordToWinEvent(record: EvtxRecord, root: XmlNode, origin: EventOrigin): WinEvent {
-  if (root.kind !== 'element') throw new Error('record is not an element');
-  const system = childElement(root, 'System');
-  if (!system) throw new Error(`record ${record.recordId}: no System element`);
-  return { system: readSystem(system, record), data: readData(root), origin };
-}
-
-function intOf(el: XmlElement | undefined): number | undefined {
-  if (!el) return undefined;
-  return intText(textOf(el));
-}
-
-
-/** One pass over System's children (the first element of each name counts, as a lookup by name would). */
-function readSystem(sys: XmlElement, record: EvtxRecord): EventSystem {
-  let provider: XmlElement | undefined;
-  let eventId: XmlElement | undefined;
-  let version: XmlElement | undefined;
-  let level: XmlElement | undefined;
-  let task: XmlElement | undefined;
-  let opcode: XmlElement | undefined;
-  let keywords: XmlElement | undefined;
-  let time: XmlElement | undefined;
-  let recordIdEl: XmlElement | undefined;
-  let correlation: XmlElement | undefined;
-  let execution: XmlElement | undefined;
-  let channel: XmlElement | undefined;
-  let computer: XmlElement | undefined;
-  let security: XmlElement | undefined;
-  for (const c of sys.children) {
-    if (c.kind !== 'element') continue;
-    switch (c.name) {
-      case 'Provider': provider ??= c; break;
-      case 'EventID': eventId ??= c; break;
-      case 'Version': version ??= c; break;
-      case 'Level': level ??= c; break;
-      case 'Task': task ??= c; break;
-      case 'Opcode': opcode ??= c; break;
-      case 'Keywords': keywords ??= c; break;
-      case 'TimeCreated': time ??= c; break;
-      case 'EventRecordID': recordIdEl ??= c; break;
-      case 'Correlation': correlation ??= c; break;
-      case 'Execution': execution ??= c; break;
-      case 'Channel': channel ??= c; break;
-      case 'Computer': computer ??= c; break;
-      case 'Security': security ??= c; break;
-    }
-  }
-  const id = intOf(eventId);
-  if (id === undefined) throw new Error(`record ${record.recordId}: no EventID`);
-  const out: EventSystem = {
-    provider: (provider && (attribute(provider, 'Name') ?? attribute(provider, 'EventSourceName'))) ?? '',
-    eventId: id,
-    timeCreated: normaliseTime((time && attribute(time, 'SystemTime')) || record.timestamp),
-    recordId: intOf(recordIdEl) ?? record.recordId,
-    channel: channel ? textOf(channel) : '',
-    computer: computer ? textOf(computer) : '',
-  };
-  const guid = provider && attribute(provider, 'Guid');
-  if (guid) out.providerGuid = guid;
-  const v = intOf(version);
-  if (v !== undefined) out.version = v;
-  const l = intOf(level);
-  if (l !== undefined) out.level = l;
-  const t = intOf(task);
-  if (t !== undefined) out.task = t;
-  const o = intOf(opcode);
-  if (o !== undefined) out.opcode = o;
-  if (keywords) out.keywords = textOf(keywords);
-  const activity = correlation && attribute(correlation, 'ActivityID');
-  if (activity) out.activityId = activity;
-  const related = correlation && attribute(correlation, 'RelatedActivityID');
-  if (related) out.relatedActivityId = related;
-  const pid = execution && intText(attribute(execution, 'ProcessID'));
-  if (pid !== undefined) out.processId = pid;
-  const tid = execution && intText(attribute(execution, 'ThreadID'));
-  if (tid !== undefined) out.threadId = tid;
-  const sid = security && attribute(security, 'UserID');
-  if (sid) out.userSid = sid;
-  return out;
-}
-
-
-
-/** EventData `<Data Name="X">` → data.X; unnamed Data → data.Data (array); UserData → its leaf elements by name. */
-function readData(root: XmlElement): Record<string, FieldValue> {
-  const data: Record<string, FieldValue> = {};
-  const eventData = childElement(root, 'EventData');
-  if (eventData) {
-    const unnamed: Scalar[] = [];
-    for (const c of eventData.children) {
-      if (c.kind !== 'element') continue;
-      const name = c.name === 'Data' ? attribute(c, 'Name') : c.name;
-      if (name === undefined) unnamed.push(textOf(c));
-      else addField(data, name, textOf(c));
-    }
-    if (unnamed.length > 0) data.Data = unnamed;
-  }
-  const userData = childElement(root, 'UserData');
-  if (userData) collectLeaves(userData, data, 0);
-  return data;
-}
-
-function collectLeaves(el: XmlElement, data: Record<string, FieldValue>, depth: number): void {
-  if (depth > 64) return;
-  for (const c of el.children) {
-    if (c.kind !== 'element') continue;
-    if (c.children.some((g) => g.kind === 'element')) collectLeaves(c, data, depth + 1);
-    else addField(data, c.name, textOf(c));
-  }
+  const fields = fieldsFromTree(record, root);
+  return { system: fields.system, data: fields.data, origin };
 }

@@ -1,5 +1,5 @@
 /**
- * The direct WinEvent reading (src/formats/evtxDirect.ts: System, EventData and UserData read from the template
+ * The direct WinEvent reading (src/evtx/fields.ts: System, EventData and UserData read from the template
  * and values without the element tree) against the tree path (`tree: true`, recordToWinEvent on the rendered
  * tree), on every record of every corpus EVTX file (../shared/corpus/evtx and the Sigma regression data):
  * decodeEvtxFile gives deep-equal items, events and errors alike, in every mode (every record, prefilter +
@@ -9,9 +9,8 @@
 // @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEvtxBuffer, parseEvtxFile } from '../../src/evtx/index.js';
+import { parseEvtxBuffer, parseEvtxFile, readEventFields } from '../../src/evtx/index.js';
 import { decodeEvtxFile, recordToWinEvent, type EvtxDecodeOptions } from '../../src/formats/evtxFile.js';
-import { readWinEventDirect } from '../../src/formats/evtxDirect.js';
 import type { DecodeItem, EventOrigin } from '../../src/model/event.js';
 import { allCorpusEvtxFiles, fuzzSeedFiles, requireCorpus } from './support/corpus.js';
 import { loadSeedfiles, makeMutant } from './support/fuzz.js';
@@ -79,7 +78,7 @@ test('per record: when the direct reading answers, the tree renders without erro
       if ('error' in item) continue;
       const record = item.record;
       records++;
-      const direct = readWinEventDirect(record);
+      const direct = readEventFields(record);
       const origin: EventOrigin = { file, chunk: record.chunkIndex, offset: record.offset, dialect: 'evtx' };
       let tree: ReturnType<typeof recordToWinEvent> | null = null;
       let failure: unknown = null;
@@ -108,7 +107,7 @@ test('damaged records (600 fixed-seed mutants of corpus files): the direct readi
     for (const item of parseEvtxBuffer(mutant.bytes, mutant.base, { lazy: true, validateChecksums: false })) {
       if ('error' in item) continue;
       const record = item.record;
-      const direct = readWinEventDirect(record);
+      const direct = readEventFields(record);
       const origin: EventOrigin = { file: mutant.base, chunk: record.chunkIndex, offset: record.offset, dialect: 'evtx' };
       let tree: ReturnType<typeof recordToWinEvent> | null = null;
       let failure: unknown = null;

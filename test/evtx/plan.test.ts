@@ -1,5 +1,5 @@
 /**
- * Compiled template plans (src/formats/evtxPlan.ts, the fast path of readWinEventDirect): on every record of the
+ * Compiled template plans (src/evtx/fieldsPlan.ts, the fast path of readEventFields): on every record of the
  * corpus, whenever a plan answers, the tree renders without error and gives the same System and data, the same
  * JSON text included (key order: the plan copies a per-template key shape); and the plan is the path actually
  * taken for the usual records (Sysmon, Security EventData). Damaged mutants: a plan never answers where the tree
@@ -10,19 +10,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEvtxBuffer, parseEvtxFile, type EvtxRecord } from '../../src/evtx/index.js';
 import { recordToWinEvent } from '../../src/formats/evtxFile.js';
-import { readWinEventDirect, type DirectEvent } from '../../src/formats/evtxDirect.js';
-import { readWinEventPlanned } from '../../src/formats/evtxPlan.js';
+import { readEventFields, type EventFields as DirectEvent } from '../../src/evtx/index.js';
+import { readFieldsPlanned } from '../../src/evtx/fieldsPlan.js';
+import { ChunkRecord } from '../../src/evtx/record.js';
+import { giveUpKind } from '../../src/evtx/fallback.js';
 import type { EventOrigin, WinEvent } from '../../src/model/event.js';
 import { allCorpusEvtxFiles, fuzzSeedFiles, requireCorpus } from './support/corpus.js';
 import { loadSeedfiles, makeMutant } from './support/fuzz.js';
 
 requireCorpus();
 
-/** The plan's answer; a throw counts as no answer (readWinEventDirect then walks). */
+/** The plan's answer; giving up (not covered, damage) counts as no answer (readEventFields then walks); a bug throws. */
 function planned(record: EvtxRecord): DirectEvent | undefined {
+  if (!(record instanceof ChunkRecord)) return undefined;
   try {
-    return readWinEventPlanned(record);
-  } catch {
+    return readFieldsPlanned(record);
+  } catch (err) {
+    giveUpKind(err);
     return undefined;
   }
 }
@@ -65,8 +69,8 @@ test('corpus: a plan answers only with the tree path\'s event, and answers for t
       if (isUsual) usual.answered++;
       const where = `${file} record ${record.recordId} @${record.offset}`;
       assertSame(plan, t, where);
-      // readWinEventDirect takes the plan's answer as it is.
-      assert.deepEqual(readWinEventDirect(record), plan, where);
+      // readEventFields takes the plan's answer as it is.
+      assert.deepEqual(readEventFields(record), plan, where);
     }
   }
   console.log(`plans answered for ${answered} of ${records} records; Sysmon/Security ${usual.answered} of ${usual.records}`);

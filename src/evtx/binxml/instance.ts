@@ -7,6 +7,7 @@
  * Layout as readTemplateInstance (tokens.ts) reads it: token 0x0c, unknown byte, template id u32, definition
  * offset u32, [the definition when written here], value count u32, (size u16, type u8, pad u8) × count, values.
  */
+import { countFallback, giveUpKind } from '../fallback.js';
 import { MAX_NESTING, TOKEN, templateAt, type BinXmlContext, type TemplateDef, type ValueRef } from './tokens.js';
 
 export interface InstanceView {
@@ -75,7 +76,9 @@ export function definitionAt(ctx: BinXmlContext, offset: number, nesting: number
   if (cached !== undefined) return cached instanceof Error ? null : cached;
   try {
     return templateAt(ctx, offset, nesting);
-  } catch {
+  } catch (err) {
+    // Damage (cached for the chunk): the token parser meets it again and reports it where it renders.
+    if (giveUpKind(err) === 'damaged') countFallback('template.damaged');
     return null;
   }
 }

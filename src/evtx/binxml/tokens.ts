@@ -60,7 +60,7 @@ export interface ElementNode {
   plan: unknown;
   /** Rendered attributes when they are all literal (shared by every record: trees are read-only); null: not. */
   literalAttributes: unknown;
-  /** The WinEvent reader's per-element cache (src/formats/evtxDirect.ts): its field key when it is static. */
+  /** The event-field reader's per-element cache (fields.ts): its field key when it is static. */
   fieldKey: string | null | undefined;
 }
 export interface AttributeNode {

@@ -1,11 +1,12 @@
 /**
- * Blocks of consecutive chunks: the unit of work the parallel paths hand to worker threads. Chunks are
- * independent (each has its own string and template tables), so a block parses on its own.
+ * A block's work (block.ts: consecutive chunks, parsed on their own): its records rendered to text (dump), or
+ * decoded to event fields (events.ts). Runs on the calling thread or on a worker thread of the runner.
  */
-import { describe, parseChunk } from '../chunk.js';
+import { describe } from '../chunk.js';
 import { ChunkRecord } from '../record.js';
-import { CHUNK_SIZE } from '../fileHeader.js';
-import type { EvtxError, EvtxItem, ParserSettings } from '../types.js';
+import { parseBlock, type BlockLocation } from '../block.js';
+import { decodeEventsBlock, type EventsBlock, type EventsWork } from '../events.js';
+import type { EvtxError, ParserSettings } from '../types.js';
 import type { XmlNode } from '../xmlTree.js';
 import { recordToJson, recordToJsonString } from './json.js';
 import { ByteSink, writeRecordJson } from './jsonDirect.js';
@@ -13,18 +14,8 @@ import { recordToXml } from './xml.js';
 
 export type TextFormat = 'jsonl' | 'json' | 'xml';
 
-/** Where a block lies in its file. */
-export interface BlockLocation {
-  file: string;
-  firstChunkIndex: number;
-  /** File offset of the first chunk. */
-  fileOffset: number;
-  /** Chunks with an index below this report a bad signature; later ones are preallocated space. */
-  reportBadMagicBelow: number;
-}
-
-/** What to do with a block: render its records to text, or call `exportName` of the module at `url` on it. */
-export type BlockWork = { kind: 'render'; format: TextFormat } | { kind: 'module'; url: string; exportName: string; arg: unknown };
+/** What to do with a block: render its records to text, or decode them to event fields (events.ts). */
+export type BlockWork = { kind: 'render'; format: TextFormat } | EventsWork;
 
 export interface BlockJob extends BlockLocation {
   /** Bytes of consecutive chunks (the last one may be short). */
@@ -32,12 +23,6 @@ export interface BlockJob extends BlockLocation {
   settings: ParserSettings;
   work: BlockWork;
 }
-
-/**
- * A module function run on blocks: gets the block and the caller's argument, returns structured-cloneable data
- * that keeps no reference to `job.bytes` (on one thread the runner reads the next blocks into the same buffers).
- */
-export type BlockFunction = (job: BlockJob, arg: unknown) => unknown;
 
 export interface RenderedBlock {
   /**
@@ -53,14 +38,6 @@ export interface RenderedBlock {
   /** Number of records in `text` (or `bytes`). */
   count: number;
   errors: EvtxError[];
-}
-
-/** Records and errors of every chunk of the block, in file order. */
-export function* parseBlock(bytes: Uint8Array, loc: BlockLocation, settings: ParserSettings): Generator<EvtxItem> {
-  for (let off = 0, chunkIndex = loc.firstChunkIndex; off < bytes.length; off += CHUNK_SIZE, chunkIndex++) {
-    const at = { file: loc.file, chunkIndex, fileOffset: loc.fileOffset + off, reportBadMagic: chunkIndex < loc.reportBadMagicBelow };
-    yield* parseChunk(bytes.subarray(off, Math.min(off + CHUNK_SIZE, bytes.length)), at, settings);
-  }
 }
 
 export function renderBlock(job: BlockJob, format: TextFormat): RenderedBlock {
@@ -125,11 +102,11 @@ export function renderRecord(root: XmlNode, format: TextFormat): string {
   return recordToJsonString(root);
 }
 
-/** Runs a job on the current thread. */
-export async function runBlockJob(job: BlockJob): Promise<unknown> {
+/**
+ * Runs a job on the current thread. Results are structured-cloneable and keep no reference to `job.bytes` (on one
+ * thread the runner reads the next blocks into the same buffers).
+ */
+export function runBlockJob(job: BlockJob): RenderedBlock | EventsBlock {
   if (job.work.kind === 'render') return renderBlock(job, job.work.format);
-  const mod = (await import(job.work.url)) as Record<string, unknown>;
-  const fn = mod[job.work.exportName];
-  if (typeof fn !== 'function') throw new Error(`${job.work.url} has no function ${job.work.exportName}`);
-  return (fn as BlockFunction)(job, job.work.arg);
+  return decodeEventsBlock(job, job.work);
 }

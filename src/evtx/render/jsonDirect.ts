@@ -11,7 +11,8 @@
  * the dumps of the whole corpus, and record by record on every fuzz mutant).
  */
 import { fail } from '../bytes.js';
-import { MAX_RECORD_NODES } from '../binxml/templates.js';
+import { allAbsentOptional, EMPTY_ITEM, isAbsent, MAX_RECORD_NODES, recordRoot } from '../binxml/walker.js';
+import { countFallback, DAMAGED, giveUpKind, NOT_COVERED } from '../fallback.js';
 import { MAX_NESTING, parseFragment, type BinXmlContext, type BxNode, type ElementNode, type SubstitutionNode, type TextNode, type ValueRef } from '../binxml/tokens.js';
 import { civilFromDays, decodeValue, filetimeFields, formatFiletime, FT, formatSid, hex64, utf16, VT, type DecodedValue } from '../binxml/values.js';
 
@@ -94,9 +95,6 @@ export class ByteSink {
   }
 }
 
-/** Thrown (and caught at the record) when the fast path does not cover what it meets. */
-class NotCovered extends Error {}
-const NOT_COVERED = new NotCovered('not covered');
 
 /** Encoded pieces (keys, literals) are the same in every chunk: cached by text so plans are cheap to make. */
 const encoded = new Map<string, Buffer>();
@@ -249,7 +247,7 @@ interface Run {
 
 function spend(run: Run, n: number): void {
   run.budget -= n;
-  if (run.budget < 0) throw NOT_COVERED; // the tree path reports it
+  if (run.budget < 0) throw DAMAGED; // the tree path reports it
 }
 
 /**
@@ -261,36 +259,20 @@ export function writeRecordJson(record: ChunkRecord, out: ByteSink): boolean {
   try {
     const { ctx } = record.raw();
     const run: Run = { ctx, out, budget: MAX_RECORD_NODES };
-    const nodes = record.tokens();
     // Only a record that is exactly one element or one template instance of one element: the tree path
     // renders every node (and may fail on any), the fast path only the first.
-    if (nodes.length !== 1) return false;
-    spend(run, nodes.length);
-    // The tree path renders the first element the record produces: the first node must be it.
-    const first = nodes[0];
-    let root: ElementNode | undefined;
-    let values: ValueRef[] | null = null;
-    let nesting = 0;
-    if (first?.kind === 'element') root = first;
-    else if (first?.kind === 'template') {
-      nesting = 1;
-      if (nesting > MAX_NESTING) return false;
-      if (first.def.nodes.length !== 1) return false;
-      spend(run, first.def.nodes.length);
-      const inner = first.def.nodes[0];
-      if (inner?.kind !== 'element') return false;
-      root = inner;
-      values = first.values;
-    }
-    if (!root) return false;
+    const at = recordRoot(run, record.tokens());
+    if (!at) throw NOT_COVERED;
+    const { root, values, nesting } = at;
     const plan = planOf(root);
-    if (!plan || omitted(plan, root, values) || repeatsArray(plan, values)) return false;
+    if (!plan || omitted(plan, root, values) || repeatsArray(plan, values)) throw NOT_COVERED;
     out.bytes(rootKey(root.name));
     writeElementValue(run, root, plan, values, nesting);
     out.byte(0x7d);
     return true;
-  } catch {
+  } catch (err) {
     // Not covered, or damaged: the tree path renders it or reports the damage exactly.
+    countFallback(giveUpKind(err) === 'damaged' ? 'json.damaged' : 'json.shape');
     out.pos = start;
     return false;
   }
@@ -312,10 +294,7 @@ function omitted(plan: ElementPlan, el: ElementNode, values: ValueRef[] | null):
   let out: boolean;
   if (plan.shape === Shape.Sub) out = plan.sub!.optional && isAbsent(values?.[plan.sub!.index]);
   else if (plan.shape !== Shape.Container) out = false;
-  else {
-    out = true;
-    for (const c of el.children) if (c.kind !== 'sub' || !c.optional || !isAbsent(values?.[c.index])) out = false;
-  }
+  else out = allAbsentOptional(el.children, values);
   // The tree path renders (and so decodes) attribute values before leaving the element out.
   if (out) for (const a of plan.attributes) if (a.sub && !isAbsent(values?.[a.sub.index])) throw NOT_COVERED;
   return out;
@@ -326,9 +305,6 @@ function isMarkup(ref: ValueRef | undefined): boolean {
   return ref !== undefined && ref.type === VT.BinXml && ref.size > 0;
 }
 
-function isAbsent(ref: ValueRef | undefined): boolean {
-  return !ref || ref.type === VT.Null;
-}
 
 /** A lone array substitution repeats the element once per item: not covered here. */
 function repeatsArray(plan: ElementPlan, values: ValueRef[] | null): boolean {
@@ -650,12 +626,12 @@ function writeContainer(run: Run, el: ElementNode, plan: ElementPlan, values: Va
       if ((ref.type & 0x7f) !== VT.BinXml || ref.type & VT.ArrayFlag) throw NOT_COVERED; // text beside elements
       if (ref.off + ref.size > run.ctx.buf.length) fail('nested BinXml value overruns the chunk', ref.off);
       const nodes = parseFragment(run.ctx, ref.off, ref.off + ref.size, false, nesting + 1);
-      if (nesting + 1 > MAX_NESTING) throw NOT_COVERED;
+      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
       spend(run, nodes.length);
       dynamicKeys ??= [];
       count += writeExpansion(run, nodes, null, nesting + 1, count, plan, dynamicKeys);
     } else if (c.kind === 'template') {
-      if (nesting + 1 > MAX_NESTING) throw NOT_COVERED;
+      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
       dynamicKeys ??= [];
       spend(run, c.def.nodes.length);
       count += writeExpansion(run, c.def.nodes, c.values, nesting + 1, count, plan, dynamicKeys);
@@ -770,7 +746,6 @@ function writeGroupedContainer(run: Run, el: ElementNode, plan: ElementPlan, val
   out.byte(0x7d);
 }
 
-const EMPTY_ITEM: DecodedValue = { kind: 'text', text: '', json: null };
 
 function addMember(groups: Map<string, Member[]>, m: Member): void {
   const g = groups.get(m.plan.key);
@@ -783,7 +758,7 @@ function writeExpansion(run: Run, nodes: BxNode[], values: ValueRef[] | null, ne
   let written = 0;
   for (const n of nodes) {
     if (n.kind === 'template') {
-      if (nesting + 1 > MAX_NESTING) throw NOT_COVERED;
+      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
       spend(run, n.def.nodes.length);
       written += writeExpansion(run, n.def.nodes, n.values, nesting + 1, count + written, parent, seen);
       continue;

@@ -81,7 +81,7 @@ export async function* runBlocks(path: string, opts: BlockRunOptions): AsyncIter
 
     if (opts.threads <= 1) {
       // Read ahead: the next block arrives while this one is worked on. Two buffers take turns (a job keeps no
-      // reference to its bytes once it has returned, see BlockFunction): fresh 1 MiB buffers per block cost a
+      // reference to its bytes once it has returned, see runBlockJob): fresh 1 MiB buffers per block cost a
       // page fault per 4 KiB touched, measured at a fifth of the CPU time of a prefiltered scan.
       const buffers = [Buffer.allocUnsafeSlow(BLOCK_SIZE), Buffer.allocUnsafeSlow(BLOCK_SIZE)];
       let next: Promise<Buffer> | null = readAt(handle, BLOCK_SIZE, FILE_HEADER_BLOCK_SIZE, buffers[0]);

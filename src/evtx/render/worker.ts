@@ -3,7 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { runBlockJob, type BlockJob } from './blocks.js';
 
 parentPort?.on('message', (msg: { seq: number; job: BlockJob }) => {
-  runBlockJob(msg.job).then(
+  Promise.resolve(msg.job).then(runBlockJob).then(
     (result) => {
       // Rendered bytes move to the main thread instead of being copied.
       const bytes = (result as { bytes?: unknown } | null)?.bytes;

@@ -1,17 +1,45 @@
 /**
- * What the two direct WinEvent readers share (the walk in evtxDirect.ts and the compiled template plans in
- * evtxPlan.ts): value text as rendering gives it, the checks that find damaged values where rendering would,
- * and the System fields → EventSystem step. One definition each, so the two readers cannot drift apart.
+ * What the event-field readers share (the field walk in fields.ts and the compiled plans in fieldsPlan.ts): value
+ * text as rendering gives it, the checks that find damaged values where rendering would, and the System fields →
+ * EventHeader step. One definition each, so the two readers cannot drift apart.
  */
-import type { EventSystem, FieldValue, Scalar } from '../model/event.js';
-import type { EvtxRecord } from '../evtx/index.js';
-import { decodeFlat } from '../evtx/binxml/templates.js';
-import type { BinXmlContext, ValueRef } from '../evtx/binxml/tokens.js';
-import { fixedSize, formatFiletime, formatGuid, formatSid, hex64, utf16, VT } from '../evtx/binxml/values.js';
+import type { EvtxRecord } from './record.js';
+import { decodeFlat } from './binxml/walker.js';
+import type { BinXmlContext, ValueRef } from './binxml/tokens.js';
+import { fixedSize, formatFiletime, formatGuid, formatSid, hex64, utf16, VT } from './binxml/values.js';
+import { DAMAGED } from './fallback.js';
+import type { XmlAttribute } from './xmlTree.js';
 
-/** Thrown when a record is not covered (or damaged); the direct readers catch it and give up. */
-export class GiveUp extends Error {}
-export const GIVE_UP = new GiveUp('not covered');
+export type Scalar = string | number | boolean | null;
+export type FieldValue = Scalar | Scalar[];
+
+/** An event's System element, with numeric fields as numbers (the shape of procwatch's normalised event header). */
+export interface EventHeader {
+  provider: string;
+  providerGuid?: string;
+  eventId: number;
+  version?: number;
+  level?: number;
+  task?: number;
+  opcode?: number;
+  keywords?: string;
+  /** ISO 8601 UTC with 'Z', at most 7 fractional digits. */
+  timeCreated: string;
+  recordId?: number;
+  activityId?: string;
+  relatedActivityId?: string;
+  processId?: number;
+  threadId?: number;
+  channel: string;
+  computer: string;
+  userSid?: string;
+}
+
+/** A record's event fields: its System header and its EventData/UserData fields. */
+export interface EventFields {
+  system: EventHeader;
+  data: Record<string, FieldValue>;
+}
 
 /** values.ts utf16, called directly on the hottest path (most values are strings): one call less per value. */
 interface SliceableBuffer {
@@ -26,7 +54,7 @@ const HAS_UCS2_SLICE = typeof (Buffer.prototype as unknown as Partial<SliceableB
 export function flatText(ctx: BinXmlContext, ref: ValueRef): string {
   const { type, off, size } = ref;
   const buf = ctx.buf;
-  if (off < 0 || size < 0 || off + size > buf.length) throw GIVE_UP;
+  if (off < 0 || size < 0 || off + size > buf.length) throw DAMAGED;
   switch (type) {
     case VT.String: {
       let end = off + (size & ~1);
@@ -132,10 +160,10 @@ export function flatInt(ctx: BinXmlContext, ref: ValueRef): number | undefined {
  */
 export function checkValue(ctx: BinXmlContext, ref: ValueRef): void {
   const { type, off, size } = ref;
-  if (off < 0 || size < 0 || off + size > ctx.buf.length) throw GIVE_UP;
+  if (off < 0 || size < 0 || off + size > ctx.buf.length) throw DAMAGED;
   if (type & VT.ArrayFlag || size === 0) return;
   const want = fixedSize(type);
-  if (want !== 0 && size < want) throw GIVE_UP;
+  if (want !== 0 && size < want) throw DAMAGED;
 }
 
 export function intText(s: string | undefined): number | undefined {
@@ -157,7 +185,7 @@ export function addField(data: Record<string, FieldValue>, key: string, value: S
 }
 
 /**
- * What System gives a WinEvent, as read by either direct reader: the first element of each name (undefined:
+ * What System gives an event header, as read by any of the field readers: the first element of each name (undefined:
  * not rendered), value elements as their number or text, the attribute elements as the attributes used.
  */
 export class SystemParts {
@@ -181,11 +209,60 @@ export class SystemParts {
   userId: string | undefined = undefined;
 }
 
-/** As evtxFile.ts readSystem (same fields, same order); null when there is no EventID (the tree path reports it). */
-export function systemResult(p: SystemParts, record: EvtxRecord): EventSystem | null {
+/** System's elements read for their text (the others for their attributes). */
+const TEXT_ELEMENTS: ReadonlySet<string> = new Set(['EventID', 'Version', 'Level', 'Task', 'Opcode', 'Keywords', 'EventRecordID', 'Channel', 'Computer']);
+
+export function isSystemTextElement(name: string): boolean {
+  return TEXT_ELEMENTS.has(name);
+}
+
+/** The text of System's (first) element `name`, into the parts it gives. */
+export function setSystemText(p: SystemParts, name: string, text: string): void {
+  switch (name) {
+    case 'EventID': p.eventId = intText(text); break;
+    case 'Version': p.version = intText(text); break;
+    case 'Level': p.level = intText(text); break;
+    case 'Task': p.task = intText(text); break;
+    case 'Opcode': p.opcode = intText(text); break;
+    case 'Keywords': p.keywords = text; break;
+    case 'EventRecordID': p.recordId = intText(text); break;
+    case 'Channel': p.channel = text; break;
+    case 'Computer': p.computer = text; break;
+  }
+}
+
+/** The rendered attributes of System's (first) element `name`, into the parts they give (first of a name counts). */
+export function setSystemAttributes(p: SystemParts, name: string, attrs: readonly XmlAttribute[]): void {
+  switch (name) {
+    case 'Provider':
+      p.providerName = attributeOf(attrs, 'Name');
+      p.eventSourceName = attributeOf(attrs, 'EventSourceName');
+      p.providerGuid = attributeOf(attrs, 'Guid');
+      break;
+    case 'TimeCreated': p.systemTime = attributeOf(attrs, 'SystemTime'); break;
+    case 'Correlation':
+      p.activityId = attributeOf(attrs, 'ActivityID');
+      p.relatedActivityId = attributeOf(attrs, 'RelatedActivityID');
+      break;
+    case 'Execution':
+      p.processId = intText(attributeOf(attrs, 'ProcessID'));
+      p.threadId = intText(attributeOf(attrs, 'ThreadID'));
+      break;
+    case 'Security': p.userId = attributeOf(attrs, 'UserID'); break;
+  }
+}
+
+/** The first attribute of the name among rendered attributes. */
+export function attributeOf(attrs: readonly XmlAttribute[], name: string): string | undefined {
+  for (const a of attrs) if (a.name === name) return a.value;
+  return undefined;
+}
+
+/** As fieldsFromTree (events.ts) reads the tree (same fields, same order); null when there is no EventID (the tree path reports it). */
+export function systemResult(p: SystemParts, record: EvtxRecord): EventHeader | null {
   const id = p.eventId;
   if (id === undefined) return null;
-  const out: EventSystem = {
+  const out: EventHeader = {
     provider: p.providerName ?? p.eventSourceName ?? '',
     eventId: id,
     timeCreated: normaliseTime(p.systemTime || record.timestamp),

@@ -1,5 +1,5 @@
 /**
- * Compiled template plans: the fast path of readWinEventDirect (evtxDirect.ts) for records of the usual shape.
+ * Compiled template plans: the fast path of readEventFields (fields.ts) for records of the usual shape.
  *
  * Almost every record is a template instance whose template is `<Event>` with a `<System>` of literal or
  * singly-substituted fields, then EventData of `<Data Name="literal">{sub}</Data>` children, either in place or
@@ -12,17 +12,15 @@
  * A plan answers only when the walk (and so the tree path) would give that same event. Whatever it does not
  * cover, statically (odd template shapes: no plan) or per record (a value of an unexpected type, an array
  * that would repeat an element, an absent EventID, a second System, damage, budget or nesting limits), makes
- * it answer `undefined`: the caller then runs the walk, which stays the definition and fails where it fails.
+ * it give up (a GiveUp, counted by the caller): the caller then runs the walk, which stays the definition and fails where it fails.
  */
-import type { FieldValue } from '../model/event.js';
-import type { EvtxRecord } from '../evtx/index.js';
-import { ChunkRecord } from '../evtx/record.js';
-import { MAX_RECORD_NODES } from '../evtx/binxml/templates.js';
-import { instanceAt, valuesOf } from '../evtx/binxml/instance.js';
-import { MAX_NESTING, type AttributeNode, type BinXmlContext, type BxNode, type ElementNode, type TemplateDef, type ValueRef } from '../evtx/binxml/tokens.js';
-import { decodeValue, VT, type DecodedValue } from '../evtx/binxml/values.js';
-import { addField, checkValue, flatInt, flatText, GIVE_UP, intText, SystemParts, systemResult, TextMemo } from './evtxPlanParts.js';
-import type { DirectEvent } from './evtxDirect.js';
+import type { ChunkRecord } from './record.js';
+import { MAX_RECORD_NODES } from './binxml/walker.js';
+import { instanceAt, valuesOf } from './binxml/instance.js';
+import { MAX_NESTING, type AttributeNode, type BinXmlContext, type BxNode, type ElementNode, type TemplateDef, type ValueRef } from './binxml/tokens.js';
+import { decodeValue, VT, type DecodedValue } from './binxml/values.js';
+import { DAMAGED, NO_PLAN_HERE, NOT_COVERED } from './fallback.js';
+import { addField, checkValue, flatInt, flatText, intText, SystemParts, systemResult, TextMemo, type EventFields, type FieldValue } from './fieldsParts.js';
 
 // --- plans ----------------------------------------------------------------------------------------------------
 
@@ -372,7 +370,7 @@ interface Run {
 
 function spend(r: Run, n: number): void {
   r.budget -= n;
-  if (r.budget < 0) throw GIVE_UP;
+  if (r.budget < 0) throw DAMAGED;
 }
 
 /** Present (as rendering counts it): there, and not NULL. */
@@ -388,38 +386,38 @@ function check(ctx: BinXmlContext, values: ValueRef[], indexes: number[]): void 
 }
 
 /**
- * The record's event by its template's plan; undefined when not covered (the walk then decides). Throws on
- * damage the plan meets (the caller treats that as undefined too: the walk meets it as well).
+ * The record's event fields by its template's plan. Throws GiveUp when the plan does not answer: NO_PLAN_HERE (the
+ * record is not one plain template instance, or its template has no plan), NOT_COVERED (this record's values
+ * change the shape), DAMAGED (or an EvtxFormatError: damage or a limit). The field walk then decides.
  */
-export function readWinEventPlanned(record: EvtxRecord, fields: ReadonlySet<string> | null = null): DirectEvent | undefined {
-  if (!(record instanceof ChunkRecord)) return undefined;
+export function readFieldsPlanned(record: ChunkRecord, fields: ReadonlySet<string> | null = null): EventFields {
   // The record's one template instance, read off its bytes (what record.tokens() would give, without the tree).
   const { ctx, start, end } = record.raw();
   const inst = instanceAt(ctx, start, end, 0);
-  if (inst === null) return undefined;
+  if (inst === null) throw NO_PLAN_HERE;
   const plan = recordPlan(inst.def);
-  if (plan === null) return undefined;
+  if (plan === null) throw NO_PLAN_HERE;
   const values = valuesOf(ctx, inst);
   // As the walk: the record node, the template's one node, then the root's content at nesting 1.
   const r: Run = { ctx, budget: MAX_RECORD_NODES - 2, system: null, data: null, fields };
   check(r.ctx, values, plan.checks);
   runContent(r, plan.content, values, 1);
-  if (r.system === null) return undefined;
+  if (r.system === null) throw NOT_COVERED;
   const system = systemResult(r.system, record);
-  if (system === null) return undefined;
+  if (system === null) throw NOT_COVERED;
   return { system, data: r.data ?? {} };
 }
 
 function runContent(r: Run, plan: ContentPlan, values: ValueRef[], nesting: number): void {
-  if (nesting > MAX_NESTING) throw GIVE_UP;
+  if (nesting > MAX_NESTING) throw DAMAGED;
   spend(r, plan.cost);
   check(r.ctx, values, plan.checks);
   for (const op of plan.ops) {
     if (op.kind === 'system') {
-      if (r.system !== null) throw GIVE_UP; // a second System: only decoded by the walk
+      if (r.system !== null) throw NOT_COVERED; // a second System: only decoded by the walk
       r.system = runSystem(r.ctx, op.plan, values);
     } else if (op.kind === 'eventData') {
-      if (r.data !== null) throw GIVE_UP;
+      if (r.data !== null) throw NOT_COVERED;
       r.data = runData(r, op.plan, values);
     } else runNested(r, values[op.index], nesting);
   }
@@ -432,12 +430,12 @@ function runNested(r: Run, ref: ValueRef | undefined, nesting: number): void {
     checkValue(r.ctx, ref); // text at the root's level: decoded, not kept
     return;
   }
-  if (ref.off + ref.size > r.ctx.buf.length) throw GIVE_UP;
+  if (ref.off + ref.size > r.ctx.buf.length) throw DAMAGED;
   // One template instance and nothing else (as parseFragment would read it at nesting + 1), else the walk's.
   const inst = instanceAt(r.ctx, ref.off, ref.off + ref.size, nesting + 1);
-  if (inst === null || nesting + 1 > MAX_NESTING) throw GIVE_UP;
+  if (inst === null || nesting + 1 > MAX_NESTING) throw NOT_COVERED;
   const plan = contentPlan(inst.def);
-  if (plan === null) throw GIVE_UP;
+  if (plan === null) throw NOT_COVERED;
   spend(r, 1);
   runContent(r, plan, valuesOf(r.ctx, inst), nesting + 2);
 }
@@ -458,7 +456,7 @@ function runSystem(ctx: BinXmlContext, plan: SystemPlan, values: ValueRef[]): Sy
     }
     if (op.element) {
       // Arrays repeat the element and nested BinXml renders markup: the walk's business.
-      if (ref.type & VT.ArrayFlag || (ref.type & 0x7f) === VT.BinXml) throw GIVE_UP;
+      if (ref.type & VT.ArrayFlag || (ref.type & 0x7f) === VT.BinXml) throw NOT_COVERED;
       if (ref.size === 0) {
         setSlot(parts, op, op.numeric ? undefined : '');
         continue;
@@ -532,7 +530,7 @@ function skipItem(r: Run, item: DataItem, values: ValueRef[]): void {
   if (item.literal !== null) return;
   const ref = values[item.index];
   if (!present(ref)) return;
-  if ((ref.type & 0x7f) === VT.BinXml) throw GIVE_UP;
+  if ((ref.type & 0x7f) === VT.BinXml) throw NOT_COVERED;
   if (ref.type & VT.ArrayFlag) arrayTexts(r, ref);
   else checkValue(r.ctx, ref);
 }
@@ -541,7 +539,7 @@ function itemText(r: Run, item: DataItem, values: ValueRef[]): string | string[]
   if (item.literal !== null) return item.literal;
   const ref = values[item.index];
   if (!present(ref)) return item.optional ? undefined : '';
-  if ((ref.type & 0x7f) === VT.BinXml) throw GIVE_UP; // markup in a Data: the walk's business
+  if ((ref.type & 0x7f) === VT.BinXml) throw NOT_COVERED; // markup in a Data: the walk's business
   if (ref.type & VT.ArrayFlag) return arrayTexts(r, ref);
   return ref.size === 0 ? '' : flatText(r.ctx, ref);
 }
