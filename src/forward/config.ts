@@ -174,7 +174,7 @@ function parseSyslog(d: Record<string, unknown>, address: string, at: string): S
     port: int(Number(m[3]), `${at}.address port`, 1, 65535),
     facility: facility(d.facility, `${at}.facility`),
     appName: d.app_name === undefined ? 'procwatch' : printable(str(d.app_name, `${at}.app_name`), 48, `${at}.app_name`),
-    maxMessageBytes: d.max_message_bytes === undefined ? DEFAULT_SYSLOG_MAX_BYTES : int(d.max_message_bytes, `${at}.max_message_bytes`, 480, MAX_SYSLOG_MAX_BYTES),
+    maxMessageBytes: d.max_message_bytes === undefined ? DEFAULT_SYSLOG_MAX_BYTES : int(d.max_message_bytes, `${at}.max_message_bytes`, 2048, MAX_SYSLOG_MAX_BYTES),
   };
   if (d.hostname !== undefined) opts.hostname = printable(str(d.hostname, `${at}.hostname`), 255, `${at}.hostname`);
   return opts;

@@ -12,8 +12,11 @@ import type { Delivery, ForwardItem } from './types.js';
 
 /** Private SD-ID: `name@<private enterprise number>`; 32473 is the number RFC 5612 reserves for documentation. */
 export const SD_ID = 'procwatch@32473';
-/** Each SD-PARAM value is cut to this many characters, so the header always fits the smallest message limit. */
-const MAX_PARAM_CHARS = 200;
+/**
+ * Each escaped SD-PARAM value is cut to this many bytes, so header and structured data always fit the smallest
+ * message limit (2048): 4 values of 256 bytes, names, a 255-byte HOSTNAME and the rest stay under 1600 bytes.
+ */
+const MAX_PARAM_BYTES = 256;
 
 /** Syslog severity (RFC 5424 table 2) of an alert severity. */
 const SYSLOG_SEVERITY: Record<Severity, number> = { critical: 2, high: 3, medium: 4, low: 5, informational: 6 };
@@ -34,6 +37,19 @@ export function escapeParamValue(v: string): string {
   return v.replace(/[\\"\]]/g, (c) => `\\${c}`);
 }
 
+/** The escaped value, whole characters (and whole escapes) only, at most MAX_PARAM_BYTES bytes. */
+function paramValue(v: string): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of v) {
+    const esc = escapeParamValue(ch);
+    bytes += Buffer.byteLength(esc, 'utf8');
+    if (bytes > MAX_PARAM_BYTES) break;
+    out += esc;
+  }
+  return out;
+}
+
 /** A header field (HOSTNAME etc.): printable US-ASCII, no spaces, at most `max` characters; `-` when empty. */
 function headerField(v: string, max: number): string {
   const clean = v.replace(/[^\x21-\x7e]/g, '').slice(0, max);
@@ -52,7 +68,7 @@ export function formatSyslog(f: SyslogFields, o: Pick<SyslogOptions, 'facility' 
       ['host', f.host],
     ];
     if (truncated) params.push(['truncated', 'true']);
-    return `[${SD_ID}${params.map(([k, v]) => ` ${k}="${escapeParamValue(v.slice(0, MAX_PARAM_CHARS))}"`).join('')}]`;
+    return `[${SD_ID}${params.map(([k, v]) => ` ${k}="${paramValue(v)}"`).join('')}]`;
   };
   const msg = Buffer.from(f.msg, 'utf8');
   const whole = Buffer.from(`${header}${sd(false)} `, 'utf8');
