@@ -5,7 +5,7 @@
  * later state is sent with `index` and the same `_id`, replacing the document.
  */
 import type { ElasticOptions, ForwardTls } from './config.js';
-import { post, requestError, retryableStatus } from './http.js';
+import { post, refusal, requestError } from './http.js';
 import type { Delivery, DeliveryResult, ForwardItem } from './types.js';
 
 /** How long the first alert of a batch waits for others (the runner hands its due actions over within it). */
@@ -80,8 +80,7 @@ export class ElasticSender implements Delivery {
       return all({ ok: false, final: false, error: `${this.o.url}/_bulk: ${requestError(err, this.timeoutMs)}` });
     }
     if (res.status < 200 || res.status >= 300) {
-      // 401/403/404 are set-up problems someone can fix (credentials, index privileges): worth retrying too.
-      const final = !retryableStatus(res.status) && ![401, 403, 404].includes(res.status);
+      const final = refusal(res.status);
       return all({ ok: false, final, error: `HTTP ${res.status} from ${this.o.url}/_bulk: ${res.text.slice(0, 300)}`, detail: { status: res.status } });
     }
     let parsed: { items?: Record<string, BulkItem>[] };
@@ -104,5 +103,5 @@ function itemResult(entry: Record<string, BulkItem>, item: ForwardItem): Deliver
   // A create that finds the document already there: an earlier attempt got through (at-least-once delivery).
   if (!item.update && status === 409) return { ok: true, detail: { status, already_indexed: true } };
   const why = `${r.error?.type ?? 'error'}: ${(r.error?.reason ?? '').slice(0, 300)}`;
-  return { ok: false, final: !retryableStatus(status), error: `item status ${status} ${why}`, detail: { status } };
+  return { ok: false, final: refusal(status), error: `item status ${status} ${why}`, detail: { status } };
 }

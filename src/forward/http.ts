@@ -68,7 +68,11 @@ export function requestError(err: unknown, timeoutMs: number): string {
   return code && !e.message.includes(code) ? `${e.message} (${code})` : e.message;
 }
 
-/** HTTP statuses worth another try: rate limits, overload and gateway trouble. */
-export function retryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
+/**
+ * A refusal of the content itself (400, 413, 422 ...): retrying the same request cannot help. Not 401/403/404
+ * (credentials, privileges or a path someone can fix), 408/429 (busy) or anything outside 4xx (a 3xx is a
+ * misdirected address, 5xx overload).
+ */
+export function refusal(status: number): boolean {
+  return status >= 400 && status < 500 && ![401, 403, 404, 408, 429].includes(status);
 }

@@ -4,7 +4,7 @@
  * Indexer acknowledgement is not used: a 200 with code 0 counts as delivered.
  */
 import type { ForwardTls, SplunkOptions } from './config.js';
-import { post, requestError, retryableStatus } from './http.js';
+import { post, refusal, requestError } from './http.js';
 import type { Delivery, DeliveryResult, ForwardItem } from './types.js';
 
 export function hecEnvelope(item: ForwardItem, o: SplunkOptions): Record<string, unknown> {
@@ -37,8 +37,8 @@ export class SplunkSender implements Delivery {
     }
     const code = hecCode(res.text);
     if (res.status >= 200 && res.status < 300 && (code === undefined || code === 0)) return { ok: true, detail: { status: res.status } };
-    // 400 (bad data, code 5-7/12...) cannot get better by retrying; 401/403 (token) can once someone fixes it.
-    const final = !retryableStatus(res.status) && ![401, 403, 404].includes(res.status);
+    // 400 (bad data, code 5-7/12...) cannot get better by retrying; a 401/403 (token) can once someone fixes it.
+    const final = refusal(res.status);
     return { ok: false, final, error: `HTTP ${res.status} from ${url}: ${res.text.slice(0, 300)}`, detail: { status: res.status, ...(code !== undefined ? { code } : {}) } };
   }
 
