@@ -9,7 +9,7 @@ import { post, refusal, requestError } from './http.js';
 import type { Delivery, DeliveryResult, ForwardItem } from './types.js';
 
 /** How long the first alert of a batch waits for others (the runner hands its due actions over within it). */
-const LINGER_MS = 20;
+const LINGER_MS = 5;
 
 interface Waiting {
   item: ForwardItem;
