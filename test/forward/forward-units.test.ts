@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { escapeParamValue, formatSyslog, frame, SyslogSender } from '../../src/forward/syslog.js';
 import { parseForwards, DEFAULT_SYSLOG_MAX_BYTES } from '../../src/forward/config.js';
 import { loadServeConfig } from '../../src/server/config.js';
-import { bulkBody } from '../../src/forward/elastic.js';
+import { bulkBody, ElasticSender } from '../../src/forward/elastic.js';
+import { receiver } from '../server/support/http.js';
 import type { ForwardItem } from '../../src/forward/types.js';
 
 const opts = { facility: 16, appName: 'procwatch', hostname: 'pw1', maxMessageBytes: 2048 };
@@ -93,6 +94,9 @@ test('forward config: defaults, and errors that name the destination and key', (
   for (const [entry, re] of bad) assert.throws(() => parseForwards([entry], '/nonexistent'), re, JSON.stringify(entry));
   assert.throws(() => parseForwards([{ name: 'a', kind: 'splunk_hec', address: 'http://s', token: 't' }, { name: 'a', kind: 'splunk_hec', address: 'http://s', token: 't' }], '/'), /duplicate destination name "a"/);
   assert.throws(() => parseForwards({ name: 'a' }, '/'), /forward: expected a list/);
+  const many = Array.from({ length: 33 }, (_, i) => ({ name: `d${i}`, kind: 'splunk_hec', address: 'http://s', token: 't' }));
+  assert.throws(() => parseForwards(many, '/'), /forward: at most 32 destinations/);
+  assert.equal(parseForwards(many.slice(0, 32), '/').length, 32);
 });
 
 test('the serve config file takes a forward: list (certificate paths relative to the file)', () => {
@@ -141,4 +145,18 @@ test('syslog sender: reconnects after the receiver drops the connection; a peer 
   // Nothing listening: a clear error, not a hang.
   const refused = await new SyslogSender({ transport: 'tcp', host: '127.0.0.1', port, ...opts }, undefined, 500).deliver(item);
   assert.ok(!refused.ok && /ECONNREFUSED/.test(refused.error), JSON.stringify(refused));
+});
+
+test('an endless or oversized answer is cut at the response cap and the attempt retried, not held in memory', async () => {
+  const r = await receiver((_n, _req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(1 << 16, 0x20);
+    for (let i = 0; i < 160; i++) res.write(chunk); // 10 MiB of whitespace
+    res.end('{}');
+  });
+  const sender = new ElasticSender({ url: r.url, index: 'i', batchSize: 10 }, undefined, 5000);
+  const item: ForwardItem = { alertId: 'a', ruleId: 'r', severity: 'low', host: 'h', time: 't', update: false, doc: {} };
+  const [result] = await sender.send([item]);
+  assert.ok(result && !result.ok && !result.final && /not JSON \(too long\)/.test(result.error), JSON.stringify(result));
+  await r.close();
 });
