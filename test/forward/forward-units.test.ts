@@ -160,3 +160,19 @@ test('an endless or oversized answer is cut at the response cap and the attempt 
   assert.ok(result && !result.ok && !result.final && /not JSON \(too long\)/.test(result.error), JSON.stringify(result));
   await r.close();
 });
+
+test('Elasticsearch: alerts handed over together share one _bulk request, up to batch_size', async () => {
+  const bodies: string[] = [];
+  const r = await receiver((_n, req, res) => {
+    bodies.push(req.body);
+    const items = req.body.trimEnd().split('\n').filter((_l, i) => i % 2 === 0).map(() => ({ create: { status: 201 } }));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: false, items }));
+  });
+  const item = (id: string): ForwardItem => ({ alertId: id, ruleId: 'r', severity: 'low', host: 'h', time: 't', update: false, doc: { event: { id } } });
+  const three = new ElasticSender({ url: r.url, index: 'i', batchSize: 3 }, undefined, 5000);
+  const results = await Promise.all(['a', 'b', 'c', 'd'].map((id) => three.deliver(item(id))));
+  assert.ok(results.every((x) => x.ok));
+  assert.deepEqual(bodies.map((b) => b.split('\n').length - 1), [6, 2], 'three alerts, then the fourth');
+  await r.close();
+});

@@ -69,7 +69,7 @@ function parseBulk(r: Received): BulkPair[] {
   return pairs;
 }
 
-test('Elasticsearch _bulk: batched create with the alert id, 429 retried, per-item errors retried or dead-lettered, updates replace', async (t) => {
+test('Elasticsearch _bulk: create with the alert id, 429 retried, per-item errors retried or dead-lettered, updates replace', async (t) => {
   const dir = tmp();
   let answer: (pairs: BulkPair[], res: ServerResponse) => void = () => {};
   const requests: BulkPair[][] = [];
@@ -83,17 +83,22 @@ test('Elasticsearch _bulk: batched create with the alert id, 429 retried, per-it
   const srv = await start(dir, [{ name: 'es', kind: 'elasticsearch', address: es.url, index: 'procwatch-alerts', api_key: 'a2V5aWQ6c2VjcmV0', retry: { max_attempts: 5, backoff_ms: 50 } }]);
   t.after(() => srv.close());
 
-  // First answer: the cluster is overloaded. Then A is created, B's item is rejected as overload (retried) and
-  // then as a mapping error (dead letter).
-  let round = 0;
+  // First answer: the cluster is overloaded. Then A's item is created; B's item is first rejected as overload
+  // (retried) and then as a mapping error (dead letter). Which alerts share a request depends on timing (the
+  // batching itself is checked in forward-units.test.ts), so the checks count per alert.
+  let overloaded = false;
+  let bAnswered = 0;
   let idA = '';
   answer = (pairs, res) => {
-    round++;
-    if (round === 1) return reply(res, 429, { error: { type: 'es_rejected_execution_exception', reason: 'queue full' }, status: 429 });
+    if (!overloaded) {
+      overloaded = true;
+      return reply(res, 429, { error: { type: 'es_rejected_execution_exception', reason: 'queue full' }, status: 429 });
+    }
     const items = pairs.map((p) => {
       if (p.meta._id === idA) return { [p.op]: { _index: p.meta._index, _id: p.meta._id, status: p.op === 'create' ? 201 : 200, result: p.op === 'create' ? 'created' : 'updated' } };
-      const err = round === 2 ? { type: 'es_rejected_execution_exception', reason: 'rejected' } : { type: 'mapper_parsing_exception', reason: 'failed to parse field [process.pid]' };
-      return { [p.op]: { _index: p.meta._index, _id: p.meta._id, status: round === 2 ? 429 : 400, error: err } };
+      bAnswered++;
+      const err = bAnswered === 1 ? { type: 'es_rejected_execution_exception', reason: 'rejected' } : { type: 'mapper_parsing_exception', reason: 'failed to parse field [process.pid]' };
+      return { [p.op]: { _index: p.meta._index, _id: p.meta._id, status: bAnswered === 1 ? 429 : 400, error: err } };
     });
     reply(res, 200, { took: 3, errors: true, items }, { 'x-elastic-product': 'Elasticsearch' });
   };
@@ -104,7 +109,6 @@ test('Elasticsearch _bulk: batched create with the alert id, 429 retried, per-it
 
   await until(async () => (await forwardActions(srv, idB))[0]?.status === 'dead_letter', 10_000, 'B dead-lettered');
   await until(async () => (await forwardActions(srv, idA))[0]?.status === 'succeeded', 10_000, 'A delivered');
-  assert.deepEqual(requests[0]!.map((p) => p.meta._id).sort(), [idA, idB].sort(), 'both new alerts in one _bulk request');
   for (const pairs of requests) {
     for (const p of pairs) {
       assert.equal(p.op, 'create');
@@ -112,12 +116,16 @@ test('Elasticsearch _bulk: batched create with the alert id, 429 retried, per-it
       assert.equal(p.doc.event.id, p.meta._id, 'the document is the alert');
     }
   }
-  assert.deepEqual(requests.map((r) => r.length), [2, 2, 1], 'B alone in the third request');
+  const tries = (id: string): number => requests.filter((r) => r.some((p) => p.meta._id === id)).length;
+  const a = (await forwardActions(srv, idA))[0]!;
   const b = (await forwardActions(srv, idB))[0]!;
-  assert.equal(b.attempts, 3, 'the 400 item ended it before max_attempts');
+  assert.equal(a.attempts, tries(idA));
+  assert.equal(b.attempts, tries(idB));
+  assert.ok(b.attempts >= 2 && b.attempts < 5, 'the 400 item ended it before max_attempts');
+  assert.equal(bAnswered, 2);
   assert.match(b.lastError ?? '', /mapper_parsing_exception/);
   assert.equal(srv.metrics.forwardSent.get({ destination: 'es' }), 1);
-  assert.equal(srv.metrics.forwardFailed.get({ destination: 'es' }), 4);
+  assert.equal(srv.metrics.forwardFailed.get({ destination: 'es' }), a.attempts - 1 + b.attempts);
   assert.equal(srv.metrics.forwardDeadLetter.get({ destination: 'es' }), 1);
   // The dead letter is visible where operators look for failed actions.
   const api = (await (await fetch(`${srv.url}/api/actions?status=dead_letter`, { headers: AUTH })).json()) as { items: { id: string }[] };
@@ -126,11 +134,13 @@ test('Elasticsearch _bulk: batched create with the alert id, 429 retried, per-it
   // A status change: the same _id, op index (replace), the new state in the document.
   const patch = await fetch(`${srv.url}/api/alerts/${idA}`, { method: 'PATCH', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ status: 'acknowledged', assignee: 'bob' }) });
   assert.equal(patch.status, 200);
-  await until(() => requests.length === 4, 10_000, 'the update');
-  assert.equal(requests[3]!.length, 1);
-  assert.equal(requests[3]![0]!.op, 'index');
-  assert.equal(requests[3]![0]!.meta._id, idA);
-  assert.equal(requests[3]![0]!.doc.procwatch.state.status, 'acknowledged');
+  const sent = requests.length;
+  await until(() => requests.length === sent + 1, 10_000, 'the update');
+  const update = requests[sent]!;
+  assert.equal(update.length, 1);
+  assert.equal(update[0]!.op, 'index');
+  assert.equal(update[0]!.meta._id, idA);
+  assert.equal(update[0]!.doc.procwatch.state.status, 'acknowledged');
   await until(async () => (await forwardActions(srv, idA)).every((a) => a.status === 'succeeded'), 10_000, 'update recorded');
 });
 
@@ -173,8 +183,7 @@ test('Splunk HEC: envelope fields; 503 retried across a restart (the stored acti
   ];
   let srv = await start(dir, spec(down.url));
   const [alert] = await ingest(srv, [8201]);
-  await until(() => down.envelopes.length >= 2, 10_000, 'retries against the busy receiver');
-  assert.equal((await forwardActions(srv, alert!.id))[0]!.status, 'retrying');
+  await until(async () => down.envelopes.length >= 2 && (await forwardActions(srv, alert!.id))[0]!.status === 'retrying', 10_000, 'retries against the busy receiver');
   await srv.close();
   await down.close();
 
