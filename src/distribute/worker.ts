@@ -24,6 +24,7 @@ import { Metrics } from '../server/metrics.js';
 import { SuppressionIndex } from '../server/suppress.js';
 import type { NatsConfig, ServeConfig } from '../server/config.js';
 import { decodeBatch } from './codec.js';
+import { Forwarder, forwardCounters } from '../forward/index.js';
 import { parsePartitionList, partitionOf } from './partition.js';
 import { consumerFor, ensureConsumer, ensureStream } from './stream.js';
 
@@ -92,9 +93,12 @@ export class EventWorker {
       for (const e of pipeline.ruleErrors) notice(`procwatch worker: rule ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}`);
       const metrics = new Metrics();
       const suppressions = new SuppressionIndex(await store.listSuppressions());
+      // Workers make the alerts, so they queue and deliver their forwards too (any node may run any action).
+      const forwarder = new Forwarder(config.forwards, store, forwardCounters(metrics));
       const runner = new ActionRunner({
         store,
         workflows: config.workflows,
+        deliveries: forwarder.attempts(),
         onError: (err) => notice(`procwatch worker: response runner: ${err.message}`),
       });
       const ingestor = new Ingestor({
@@ -108,6 +112,13 @@ export class EventWorker {
         commitEvents: config.limits.commitEvents,
         expectedEvents: config.retention.maxEvents,
         ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+        ...(forwarder.size > 0 ? { planMore: (a: Parameters<Forwarder['plan']>[0]) => forwarder.plan(a) } : {}),
+        onContextUpdated: (rows) => {
+          forwarder.updated(rows).then(
+            (ids) => ids.length > 0 && runner.kick(),
+            (err: Error) => notice(`procwatch worker: alert updates not queued for forwarding: ${err.message}`),
+          );
+        },
         onCommitted: (_alerts, actionIds, hits) => {
           for (const id of hits) store.countSuppressionHit(id).catch(() => {});
           if (actionIds.length > 0) runner.kick();

@@ -20,6 +20,15 @@ export interface RunnerOptions {
   onOutcome?: (kind: string, status: string) => void;
   /** The store failed while recording an outcome; the action is retried on the next poll or after restart. */
   onError?: (err: Error) => void;
+  /** Actions of other components (alert forwarding), by workflow name: attempted here with the same retries. */
+  deliveries?: ReadonlyMap<string, Delivery>;
+}
+
+/** An action kind another component delivers; `final` dead-letters at once (retrying cannot help). */
+export interface Delivery {
+  backoffMs: number;
+  maxBackoffMs?: number;
+  attempt(a: ActionRow): Promise<AttemptResult & { final?: boolean }>;
 }
 
 export class ApprovalError extends Error {
@@ -39,6 +48,7 @@ export class ActionRunner {
   private readonly pollMs: number;
   private readonly onOutcome: (kind: string, status: string) => void;
   private readonly onError: (err: Error) => void;
+  private readonly deliveries: ReadonlyMap<string, Delivery>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -51,6 +61,7 @@ export class ActionRunner {
     this.pollMs = options.pollMs ?? 250;
     this.onOutcome = options.onOutcome ?? (() => {});
     this.onError = options.onError ?? (() => {});
+    this.deliveries = options.deliveries ?? new Map();
   }
 
   async start(): Promise<void> {
@@ -150,9 +161,10 @@ export class ActionRunner {
 
   private async execute(a: ActionRow): Promise<void> {
     const wf = this.workflows.get(a.workflow);
+    const delivery = this.deliveries.get(a.workflow);
     const audit = (action: string, detail: Record<string, unknown>): Promise<void> =>
       this.store.audit({ actor: 'procwatch', action, targetType: 'action', targetId: a.id, detail: { workflow: a.workflow, kind: a.kind, alert_id: a.alertId, ...detail } });
-    if (typeof a.request.refused === 'string' || !wf) {
+    if (typeof a.request.refused === 'string' || (!wf && !delivery)) {
       const why = typeof a.request.refused === 'string' ? a.request.refused : `workflow "${a.workflow}" is no longer configured`;
       await this.store.updateAction(a.id, { status: 'failed', lastError: why });
       await audit('action.refused', { error: why });
@@ -173,14 +185,14 @@ export class ActionRunner {
     }
     const attempt = a.attempts + 1;
     await this.store.updateAction(a.id, { status: 'running', attempts: attempt });
-    const result = await this.attempt(a, wf);
+    const result: AttemptResult & { final?: boolean } = delivery ? await delivery.attempt(a) : await this.attempt(a, wf!);
     if (result.ok) {
       await this.store.updateAction(a.id, { status: 'succeeded', result: result.detail, lastError: null });
       await audit('action.succeeded', { attempt, result: result.detail });
       return this.onOutcome(a.kind, 'succeeded');
     }
-    if (attempt < a.maxAttempts) {
-      const delay = wf.retry.backoffMs * 2 ** (attempt - 1);
+    if (attempt < a.maxAttempts && !result.final) {
+      const delay = Math.min(delivery?.maxBackoffMs ?? Infinity, (delivery?.backoffMs ?? wf!.retry.backoffMs) * 2 ** (attempt - 1));
       await this.store.updateAction(a.id, { status: 'retrying', nextAttemptAt: Date.now() + delay, result: result.detail, lastError: result.error ?? 'failed' });
       await audit('action.attempt_failed', { attempt, error: result.error, result: result.detail, retry_in_ms: delay });
       return this.onOutcome(a.kind, 'retrying');

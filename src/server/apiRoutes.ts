@@ -26,6 +26,8 @@ export interface ApiDeps {
   queueCapacity: number;
   version: string;
   startedAt: number;
+  /** A status change is stored: queue what follows from it (alert forwarding) before the change is answered. */
+  afterAlertUpdate?: (row: AlertRow) => Promise<unknown>;
 }
 
 const MAX_LIMIT = 1000;
@@ -168,6 +170,7 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
     const id = (req.params as { id: string }).id;
     const a = await store.updateAlert(id, statusChange(req));
     if (!a) throw new HttpError(404, `no alert ${id}`);
+    await d.afterAlertUpdate?.(a);
     const view = alertView(a);
     d.hub.publish('alert.update', a.id, view);
     return view;

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createPipeline, type Pipeline } from '../pipeline.js';
 import { openStore, type Store } from '../store/index.js';
+import type { AlertRow, NewAlert } from '../store/types.js';
 import { ActionRunner } from '../respond/index.js';
 import type { ServeConfig } from './config.js';
 import { readBody } from './body.js';
@@ -26,6 +27,7 @@ import { esError } from './elastic.js';
 import { HEC } from './hec.js';
 import { JetStreamPublisher } from '../distribute/publisher.js';
 import { PostgresStore } from '../store/postgres.js';
+import { Forwarder, forwardCounters } from '../forward/index.js';
 
 export interface ServerOverrides {
   /** A ready pipeline (otherwise built from config.rules). */
@@ -143,15 +145,29 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   const metrics = new Metrics();
   const hub = new SseHub();
   const suppressions = new SuppressionIndex(await store.listSuppressions());
+  const forwarder = new Forwarder(config.forwards, store, forwardCounters(metrics));
   const runner = new ActionRunner({
     store,
     workflows: config.workflows,
+    deliveries: forwarder.attempts(),
     onOutcome: (kind, status) => metrics.actions.inc({ kind, status }),
     onError: (err) => {
       metrics.errors.inc({ component: 'respond' });
       notice(`procwatch: response runner: ${err.message}`);
     },
   });
+
+  // Later states of stored alerts, queued as forward actions (the change itself is committed already).
+  const forwardUpdates = (rows: AlertRow[]): Promise<void> =>
+    forwarder.updated(rows).then(
+      (ids) => {
+        if (ids.length > 0) runner.kick();
+      },
+      (err: Error) => {
+        metrics.errors.inc({ component: 'forward' });
+        notice(`procwatch: alert updates not queued for forwarding: ${err.message}`);
+      },
+    );
 
   const ingestor = new Ingestor({
     store,
@@ -163,6 +179,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     commitEvents: config.limits.commitEvents,
     expectedEvents: config.retention.maxEvents,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    ...(forwarder.size > 0 ? { planMore: (a: NewAlert) => forwarder.plan(a) } : {}),
     onCommitted: (alerts, actionIds, hits) => {
       for (const a of alerts) {
         hub.publish('alert', a.id, {
@@ -184,6 +201,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     // Later events completed a stored alert's tree/lifetime/evidence: consoles showing it refresh.
     onContextUpdated: (rows) => {
       for (const row of rows) hub.publish('alert-updated', row.id, alertView(row));
+      forwardUpdates(rows);
     },
     onDetectionError: (err, ev) => {
       notice(`procwatch: detection failed on ${ev.system.computer} ${ev.system.channel} record ${ev.system.recordId ?? '?'}: ${err.message}`);
@@ -361,6 +379,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     queueCapacity: config.limits.queueEvents,
     version,
     startedAt,
+    ...(forwarder.size > 0 ? { afterAlertUpdate: async (row: AlertRow) => (await forwarder.updated([row])).length > 0 && runner.kick() } : {}),
   });
   registerStatsRoutes(app, store);
 
@@ -399,6 +418,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
       await ingestor.drained();
       await publisher?.close();
       await runner.stop();
+      forwarder.close();
       await store.close();
     },
   };

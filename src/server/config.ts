@@ -7,6 +7,7 @@ import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseWorkflows, ConfigError, type Workflow } from '../respond/config.js';
 import { SCOPES, type Scope } from './scopes.js';
+import { parseForwards, type ForwardDestination } from '../forward/config.js';
 
 export { ConfigError };
 
@@ -67,6 +68,8 @@ export interface ServeConfig {
   elasticsearchVersion: string;
   publicUrl?: string;
   workflows: Workflow[];
+  /** Alert forwarding destinations (`forward:`): syslog, Elasticsearch, Splunk HEC. */
+  forwards: ForwardDestination[];
   /** Shared PostgreSQL store (`store: {url, schema}` / `--store`); absent: the embedded SQLite store in dataDir. */
   store?: { url: string; schema?: string };
   /** Scale-out (`nats:` / `--nats`): ingest publishes decoded batches to JetStream, `procwatch worker`s detect and store. */
@@ -125,6 +128,7 @@ export function defaultConfig(): ServeConfig {
     rules: { paths: [], builtin: true },
     elasticsearchVersion: '8.15.0',
     workflows: [],
+    forwards: [],
   };
 }
 
@@ -171,7 +175,7 @@ export function loadServeConfig(cli: CliServeOptions, env: NodeJS.ProcessEnv = p
 
 function applyYaml(cfg: ServeConfig, doc: unknown, base: string): void {
   if (!isObject(doc)) throw new ConfigError('config: expected a YAML mapping at the top');
-  const known = new Set(['host', 'port', 'data', 'token', 'tokens', 'tls', 'limits', 'durability', 'retention', 'rules', 'correlation', 'elasticsearch', 'public_url', 'response', 'store', 'nats']);
+  const known = new Set(['host', 'port', 'data', 'token', 'tokens', 'tls', 'limits', 'durability', 'retention', 'rules', 'correlation', 'elasticsearch', 'public_url', 'response', 'forward', 'store', 'nats']);
   for (const k of Object.keys(doc)) if (!known.has(k)) throw new ConfigError(`config: unknown key "${k}"`);
   if (doc.host !== undefined) cfg.host = str(doc.host, 'host');
   if (doc.port !== undefined) cfg.port = port(doc.port, 'port');
@@ -227,6 +231,7 @@ function applyYaml(cfg: ServeConfig, doc: unknown, base: string): void {
   }
   if (doc.public_url !== undefined) cfg.publicUrl = str(doc.public_url, 'public_url');
   if (doc.response !== undefined) cfg.workflows = parseWorkflows(doc.response);
+  if (doc.forward !== undefined) cfg.forwards = parseForwards(doc.forward, base);
   if (doc.store !== undefined) {
     if (!isObject(doc.store)) throw new ConfigError('store: expected {url, schema}');
     for (const k of Object.keys(doc.store)) if (k !== 'url' && k !== 'schema') throw new ConfigError(`store: unknown key "${k}"`);

@@ -67,6 +67,8 @@ export interface IngestorOptions {
   /** Events the key filter is sized for (the retention bound). */
   expectedEvents?: number;
   publicUrl?: string;
+  /** More actions for a new alert, written in its commit (alert forwarding). */
+  planMore?: (alert: NewAlert) => Detected['actions'];
   /** After each commit: the alerts and actions it created (SSE, action runner). */
   onCommitted?: (alerts: NewAlert[], actionIds: string[], suppressionHits: number[]) => void;
   /** After stored alerts got a later context (tree, lifetime, evidence): the updated rows (SSE). */
@@ -467,7 +469,8 @@ export class Ingestor {
   }
 
   private plan(a: NewAlert): Detected['actions'] {
-    return planActions({ id: a.id, ruleId: a.ruleId, severity: a.severity, suppressed: a.suppressed }, a.doc, this.o.workflows, this.o.publicUrl ? { publicUrl: this.o.publicUrl } : {});
+    const planned = planActions({ id: a.id, ruleId: a.ruleId, severity: a.severity, suppressed: a.suppressed }, a.doc, this.o.workflows, this.o.publicUrl ? { publicUrl: this.o.publicUrl } : {});
+    return this.o.planMore ? [...planned, ...this.o.planMore(a)] : planned;
   }
 
   /** The store row of an alert: ECS document, severity, and the service's suppressions (API-made) applied. */

@@ -79,6 +79,9 @@ export class Metrics {
   readonly rejected = new Counter('procwatch_ingest_rejected_total', 'Ingest requests answered 429 (queue full).');
   readonly errors = new Counter('procwatch_errors_total', 'Internal errors by component.');
   readonly actions = new Counter('procwatch_actions_total', 'Response action outcomes by kind and status.');
+  readonly forwardSent = new Counter('procwatch_forward_sent_total', 'Alerts (and alert updates) forwarded, by destination.');
+  readonly forwardFailed = new Counter('procwatch_forward_failed_total', 'Failed forwarding attempts, by destination.');
+  readonly forwardDeadLetter = new Counter('procwatch_forward_dead_letter_total', 'Forwards given up (dead letter), by destination.');
   readonly contextUpdates = new Counter('procwatch_alert_context_updates_total', 'Stored alerts whose tree/lifetime/evidence later events updated.');
   readonly commitSeconds = new Histogram('procwatch_commit_seconds', 'Time of one store transaction (detection included).', SECONDS);
   readonly ingestSeconds = new Histogram('procwatch_ingest_latency_seconds', 'Ingest request received to batch committed.', SECONDS);
@@ -91,7 +94,7 @@ export class Metrics {
   render(): string {
     const parts = [
       this.eventsReceived, this.eventsStored, this.eventsDuplicate, this.decodeErrors, this.alerts, this.alertsSuppressed,
-      this.requests, this.rejected, this.errors, this.actions, this.contextUpdates, this.commitSeconds, this.ingestSeconds, ...this.gauges,
+      this.requests, this.rejected, this.errors, this.actions, this.forwardSent, this.forwardFailed, this.forwardDeadLetter, this.contextUpdates, this.commitSeconds, this.ingestSeconds, ...this.gauges,
     ].map((m) => m.render());
     return `${parts.join('\n')}\n`;
   }

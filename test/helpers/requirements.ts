@@ -26,7 +26,9 @@ export const TOOLS = {
 
 const OMELASTICSEARCH = ['/usr/lib/x86_64-linux-gnu/rsyslog/omelasticsearch.so', '/usr/lib/aarch64-linux-gnu/rsyslog/omelasticsearch.so', '/usr/lib/rsyslog/omelasticsearch.so'];
 
-export type Requirement = 'corpus' | 'evtxexport' | 'rsyslog' | 'openssl' | 'chromium';
+const GTLS = ['/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so', '/usr/lib/aarch64-linux-gnu/rsyslog/lmnsd_gtls.so', '/usr/lib/rsyslog/lmnsd_gtls.so'];
+
+export type Requirement = 'corpus' | 'evtxexport' | 'rsyslog' | 'rsyslogd' | 'rsyslogd-tls' | 'openssl' | 'chromium';
 
 interface Check {
   /** What the tests lose without it. */
@@ -44,6 +46,11 @@ const CHECKS: Record<Requirement, Check> = {
   rsyslog: {
     what: "rsyslog's omelasticsearch",
     missing: () => (executable(TOOLS.rsyslogd) && OMELASTICSEARCH.some((p) => existsSync(p)) ? undefined : 'apt-get install rsyslog rsyslog-elasticsearch'),
+  },
+  rsyslogd: { what: 'rsyslogd (imtcp)', missing: () => (executable(TOOLS.rsyslogd) ? undefined : 'apt-get install rsyslog') },
+  'rsyslogd-tls': {
+    what: "rsyslog's TLS driver (gtls)",
+    missing: () => (executable(TOOLS.rsyslogd) && GTLS.some((p) => existsSync(p)) ? undefined : 'apt-get install rsyslog rsyslog-gnutls'),
   },
   openssl: { what: 'openssl', missing: () => (executable(TOOLS.openssl) ? undefined : 'apt-get install openssl') },
   chromium: { what: 'Chromium', missing: () => (executable(TOOLS.chromium) ? undefined : 'apt-get install chromium') },
