@@ -460,9 +460,12 @@ test('stop-the-process through the service: planned awaiting approval, approved 
     const alerts = await json(await fetch(`${s.url}/api/alerts?host=KILL01&rule=certreq-download-upload`, { headers: AUTH }));
     const alertId = (alerts.items as { id: string }[])[0]!.id;
     const actions = await json(await fetch(`${s.url}/api/actions?alert=${alertId}`, { headers: AUTH }));
-    const action = (actions.items as { id: string; status: string; request: { remediation: { powershell: string } } }[])[0]!;
+    const action = (actions.items as { id: string; status: string; request: Record<string, unknown> & { command: { argv: string[]; env: Record<string, string> } } }[])[0]!;
     assert.equal(action.status, 'pending_approval');
-    assert.match(action.request.remediation.powershell, /-ComputerName 'KILL01' .*Stop-Process -Id 6120/);
+    // The stored request is what runs: the workflow's argv and the target in the environment, no other preview.
+    assert.deepEqual(action.request.command.argv, workflows[0]!.type === 'stop_process' && 'command' in workflows[0]!.via ? workflows[0]!.via.command.argv : []);
+    assert.equal(action.request.command.env.PROCWATCH_TARGET_PID, '6120');
+    assert.deepEqual(Object.keys(action.request).sort(), ['command', 'target']);
     const approve = (): Promise<Response> =>
       fetch(`${s.url}/api/actions/${action.id}/approve`, { method: 'POST', headers: AUTH, body: JSON.stringify({ reason: 'confirmed upload of win.ini' }) });
     assert.equal((await approve()).status, 200);
@@ -472,6 +475,10 @@ test('stop-the-process through the service: planned awaiting approval, approved 
     const detail = await json(await fetch(`${s.url}/api/actions/${action.id}`, { headers: AUTH }));
     const trail = (detail.audit as { action: string; actor: string }[]).map((a) => `${a.action}/${a.actor}`).reverse();
     assert.deepEqual(trail, ['action.approved/analyst', 'action.succeeded/procwatch']);
+    // The alert's own trail includes what happened to its actions (they are audited by action id).
+    const alertDetail = await json(await fetch(`${s.url}/api/alerts/${alertId}`, { headers: AUTH }));
+    const alertTrail = (alertDetail.audit as { action: string; targetId: string }[]).map((a) => `${a.action}/${a.targetId}`).reverse();
+    assert.deepEqual(alertTrail, [`action.approved/${action.id}`, `action.succeeded/${action.id}`]);
     assert.equal((await fetch(`${s.url}/api/actions/nope/approve`, { method: 'POST', headers: AUTH })).status, 404);
   } finally {
     await s.close();
