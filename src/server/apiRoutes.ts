@@ -275,7 +275,8 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
     const a = await store.getAction(id);
     if (!a) throw new HttpError(404, `no action ${id}`);
     const audit = await store.listAudit({ targetId: id, limit: 100, offset: 0 });
-    return { ...a, audit: audit.items };
+    const verdict = await d.runner.verification(a);
+    return { ...a, audit: audit.items, ...(verdict ? { verification: verdict } : {}) };
   });
 
   for (const verb of ['approve', 'reject'] as const) {

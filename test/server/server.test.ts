@@ -466,6 +466,8 @@ test('stop-the-process through the service: planned awaiting approval, approved 
     assert.deepEqual(action.request.command.argv, workflows[0]!.type === 'stop_process' && 'command' in workflows[0]!.via ? workflows[0]!.via.command.argv : []);
     assert.equal(action.request.command.env.PROCWATCH_TARGET_PID, '6120');
     assert.deepEqual(Object.keys(action.request).sort(), ['command', 'target']);
+    const before = await json(await fetch(`${s.url}/api/actions/${action.id}`, { headers: AUTH }));
+    assert.equal((before.verification as { ok: boolean }).ok, true, 'the target is shown corroborated before the decision');
     const approve = (): Promise<Response> =>
       fetch(`${s.url}/api/actions/${action.id}/approve`, { method: 'POST', headers: AUTH, body: JSON.stringify({ reason: 'confirmed upload of win.ini' }) });
     assert.equal((await approve()).status, 200);

@@ -83,21 +83,9 @@ export interface AuditItem {
   detail: Doc;
 }
 
-export interface ActionItem {
-  id: string;
-  alertId: string;
-  workflow: string;
-  kind: string;
-  status: string;
-  dryRun: boolean;
-  attempts: number;
-  maxAttempts: number;
-  lastError: string | null;
-  createdAt: number;
-}
-
 export interface AlertDetail extends AlertItem {
-  actions: ActionItem[];
+  /** Read through toAction (actions.ts), the one place that knows the action fields. */
+  actions: Doc[];
   audit: AuditItem[];
 }
 
