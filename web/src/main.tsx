@@ -116,7 +116,7 @@ function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
             {zone === 'utc' ? 'UTC' : 'Local'}
           </button>
           <span class="me" title={`token scopes: ${me.scopes.join(', ')}`}>
-            <X v={me.name} className="me-name" /> <span class="me-scopes">{me.scopes.join(' ')}</span>
+            <X v={me.name} className="me-name" /> <span class="me-scopes">{me.scopes.includes('admin') ? 'admin' : me.scopes.join(' ')}</span>
           </span>
           <button type="button" onClick={onSignOut}>
             Sign out
