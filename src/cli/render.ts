@@ -6,9 +6,10 @@ import { toEcsAlert } from '../output/ecs.js';
 import { layoutTable, renderIncidentHeader, renderRows, renderTable } from '../output/table.js';
 import { alertCsvHeader, alertCsvRow } from '../output/csv.js';
 import { toOcsfFinding } from '../output/ocsf.js';
+import { renderHtmlReport } from '../output/html.js';
 import { timelineCsvHeader, timelineCsvRow, timelineRows } from '../output/timeline.js';
 
-export const OUTPUT_FORMATS = ['table', 'jsonl', 'json', 'csv', 'ocsf', 'timeline'] as const;
+export const OUTPUT_FORMATS = ['table', 'jsonl', 'json', 'csv', 'ocsf', 'timeline', 'html'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export interface RenderOptions {
@@ -49,6 +50,9 @@ async function writeFlat(w: ChunkedWriter, alerts: readonly Alert[], format: Out
     case 'timeline':
       await w.write(timelineCsvHeader());
       for (const r of timelineRows(alerts)) await w.write(timelineCsvRow(r));
+      return;
+    case 'html':
+      await w.write(await renderHtmlReport(alerts));
       return;
   }
 }
@@ -96,7 +100,7 @@ async function writeIncidents(w: ChunkedWriter, groups: IncidentGroup[], format:
     }
     return;
   }
-  if (format === 'csv' || format === 'timeline' || format === 'ocsf') return writeFlat(w, groups.flatMap((g) => g.alerts), format, options);
+  if (format === 'csv' || format === 'timeline' || format === 'ocsf' || format === 'html') return writeFlat(w, groups.flatMap((g) => g.alerts), format, options);
   const docs = groups.map((g) => ({
     incident: { id: g.id, host: g.host, severity: g.severity, first: g.first, last: g.last, alert_count: g.alerts.length },
     alerts: g.alerts.map(toEcsAlert),

@@ -72,13 +72,14 @@ function buildRequest(doc: Record<string, unknown>, wf: Workflow, options: PlanO
     case 'command':
       return { command: commandRequest(doc, wf.command, {}) };
     case 'stop_process': {
+      // Only what the runner executes is stored (argv + env + stdin, or URL + body): a separate "preview" line
+      // would show a PowerShell command even for a workflow that runs something else.
       const target = stopTarget(doc);
-      const remediation = { powershell: powershellPreview(target) };
       if ('command' in wf.via) {
         const env = { PROCWATCH_TARGET_HOST: target.host, PROCWATCH_TARGET_PID: String(target.pid), PROCWATCH_TARGET_NAME: target.name };
-        return { target, remediation, command: commandRequest(doc, wf.via.command, env) };
+        return { target, command: commandRequest(doc, wf.via.command, env) };
       }
-      return { target, remediation, webhook: webhookRequest(doc, wf.via.webhook, wf.name, options) };
+      return { target, webhook: webhookRequest(doc, wf.via.webhook, wf.name, options) };
     }
     case 'applocker_policy':
       return { applocker_policy: applockerPolicyRequest(doc, wf.policy) };
@@ -156,10 +157,4 @@ export function stopTarget(doc: Record<string, unknown>): StopTarget {
 
 function optString(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-/** The PowerShell a human would type; shown in dry-run and approval views (values quoted for display). */
-export function powershellPreview(t: StopTarget): string {
-  const q = (s: string): string => `'${s.replace(/'/g, "''")}'`;
-  return `Invoke-Command -ComputerName ${q(t.host)} -ScriptBlock { Stop-Process -Id ${t.pid} -Force }  # only if the PID is still ${q(t.name)}`;
 }

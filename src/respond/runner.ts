@@ -143,6 +143,11 @@ export class ActionRunner {
     return a;
   }
 
+  /** What approval would find now (shown before an analyst decides); undefined when there is nothing to verify. */
+  verification(a: ActionRow): Promise<Verdict | undefined> {
+    return a.status === 'pending_approval' ? this.verify(a) : Promise.resolve(undefined);
+  }
+
   /** The stop-process target checked against stored events; undefined for other kinds (nothing to verify). */
   private async verify(a: ActionRow): Promise<Verdict | undefined> {
     if (a.kind !== 'stop_process') return undefined;

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SEVERITIES, type RuleMeta, type Severity } from '../model/alert.js';
-import { ALERT_STATUSES, type ActionStatus, type AlertRow, type IncidentRow, type StatusChange, type Store } from '../store/types.js';
+import { ALERT_STATUSES, type ActionStatus, type AlertRow, type AuditEntry, type IncidentRow, type StatusChange, type Store } from '../store/types.js';
 import { ApprovalError, type ActionRunner } from '../respond/index.js';
 import type { Ingestor } from './ingest.js';
 import type { Metrics } from './metrics.js';
@@ -162,8 +162,9 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
     const a = await store.getAlert(id);
     if (!a) throw new HttpError(404, `no alert ${id}`);
     const actions = await store.listActions({ alertId: id, limit: 100, offset: 0 });
-    const audit = await store.listAudit({ targetId: id, limit: 100, offset: 0 });
-    return { ...alertView(a), actions: actions.items, audit: audit.items };
+    // Approvals and runs are audited against the action's id; the alert's trail includes them.
+    const audit = await auditOf(store, [id, ...actions.items.map((x) => x.id)], 100);
+    return { ...alertView(a), actions: actions.items, audit };
   });
 
   const patchAlert = async (req: FastifyRequest): Promise<Record<string, unknown>> => {
@@ -277,7 +278,8 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
     const a = await store.getAction(id);
     if (!a) throw new HttpError(404, `no action ${id}`);
     const audit = await store.listAudit({ targetId: id, limit: 100, offset: 0 });
-    return { ...a, audit: audit.items };
+    const verdict = await d.runner.verification(a);
+    return { ...a, audit: audit.items, ...(verdict ? { verification: verdict } : {}) };
   });
 
   for (const verb of ['approve', 'reject'] as const) {
@@ -340,3 +342,11 @@ function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V
   return (v === undefined ? {} : { [key]: v }) as { [P in K]?: V };
 }
 
+/** The newest `limit` audit entries of any of `targetIds`, newest first. */
+async function auditOf(store: Store, targetIds: string[], limit: number): Promise<AuditEntry[]> {
+  const pages = await Promise.all(targetIds.map((targetId) => store.listAudit({ targetId, limit, offset: 0 })));
+  return pages
+    .flatMap((p) => p.items)
+    .sort((x, y) => y.seq - x.seq)
+    .slice(0, limit);
+}

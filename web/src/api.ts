@@ -37,16 +37,16 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     headers: { authorization: `Bearer ${token}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
     ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
   });
+  // A body that is not JSON (a proxy's error page) is reported by its status below.
+  const body: unknown = res.status === 204 ? null : await res.json().catch((err: unknown) => (err instanceof SyntaxError ? null : Promise.reject(err)));
+  const msg = body && typeof body === 'object' && 'error' in body ? String((body as { error: unknown }).error) : `HTTP ${res.status}`;
+  // A valid token without the scope a request needs stays signed in; a missing or invalid one is signed out.
+  if (res.status === 403 && /lacks the \w+ scope/.test(msg)) throw new ApiError(msg, res.status);
   if (res.status === 401 || res.status === 403) {
     onRefused();
     throw new ApiError('the server refused the token', res.status);
   }
-  // A body that is not JSON (a proxy's error page) is reported by its status below.
-  const body: unknown = res.status === 204 ? null : await res.json().catch((err: unknown) => (err instanceof SyntaxError ? null : Promise.reject(err)));
-  if (!res.ok) {
-    const msg = body && typeof body === 'object' && 'error' in body ? String((body as { error: unknown }).error) : `HTTP ${res.status}`;
-    throw new ApiError(msg, res.status);
-  }
+  if (!res.ok) throw new ApiError(msg, res.status);
   return body as T;
 }
 
@@ -83,21 +83,9 @@ export interface AuditItem {
   detail: Doc;
 }
 
-export interface ActionItem {
-  id: string;
-  alertId: string;
-  workflow: string;
-  kind: string;
-  status: string;
-  dryRun: boolean;
-  attempts: number;
-  maxAttempts: number;
-  lastError: string | null;
-  createdAt: number;
-}
-
 export interface AlertDetail extends AlertItem {
-  actions: ActionItem[];
+  /** Read through toAction (actions.ts), the one place that knows the action fields. */
+  actions: Doc[];
   audit: AuditItem[];
 }
 

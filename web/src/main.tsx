@@ -14,8 +14,10 @@ import { Overview } from './views/Overview.js';
 import { Alerts } from './views/Alerts.js';
 import { AlertDetail } from './views/AlertDetail.js';
 import { Incidents, IncidentDetail } from './views/Incidents.js';
-import { Actions } from './views/Actions.js';
+import { Actions, ActionDetail } from './views/Actions.js';
+import { MeContext, type Me } from './me.js';
 import { useLive } from './live.js';
+import { Failure, Loading, X } from './parts/common.js';
 
 function SignIn({ onToken }: { onToken: (t: string) => void }) {
   const [err, setErr] = useState('');
@@ -61,7 +63,7 @@ function SignIn({ onToken }: { onToken: (t: string) => void }) {
 
 const ZONE_KEY = 'procwatch.zone';
 
-function Shell({ onSignOut }: { onSignOut: () => void }) {
+function Shell({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
   const route = useRoute();
   const [zone, setZone] = useState<Zone>(() => (localStorage.getItem(ZONE_KEY) === 'local' ? 'local' : 'utc'));
   const [reload, setReload] = useState(0);
@@ -85,9 +87,11 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   else if (route.view === 'alerts') body = <Alerts route={route} reload={reload} />;
   else if (route.view === 'incidents' && route.id) body = <IncidentDetail id={route.id} reload={reload} />;
   else if (route.view === 'incidents') body = <Incidents route={route} reload={reload} />;
-  else if (route.view === 'actions') body = <Actions reload={reload} />;
+  else if (route.view === 'actions' && route.id) body = <ActionDetail id={route.id} reload={reload} />;
+  else if (route.view === 'actions') body = <Actions reload={reload} status={route.params.get('status') ?? undefined} />;
   else body = <Overview reload={reload} />;
   return (
+    <MeContext.Provider value={me}>
     <ZoneContext.Provider value={zone}>
       <header class="top">
         <h1>
@@ -111,6 +115,9 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
           <button type="button" class="zone" onClick={toggleZone} title="show times in UTC or local time">
             {zone === 'utc' ? 'UTC' : 'Local'}
           </button>
+          <span class="me" title={`token scopes: ${me.scopes.join(', ')}`}>
+            <X v={me.name} className="me-name" /> <span class="me-scopes">{me.scopes.includes('admin') ? 'admin' : me.scopes.join(' ')}</span>
+          </span>
           <button type="button" onClick={onSignOut}>
             Sign out
           </button>
@@ -118,20 +125,32 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
       </header>
       <main class="content">{body}</main>
     </ZoneContext.Provider>
+    </MeContext.Provider>
   );
 }
 
 function App() {
   const [token, setToken] = useState(savedToken());
+  const [me, setMe] = useState<Me | null>(null);
+  const [meErr, setMeErr] = useState<unknown>(null);
   useEffect(() => {
     whenRefused(() => {
       forgetToken();
       setToken('');
     });
   }, []);
+  // What the token may do decides which forms and buttons are shown; read once per sign-in.
+  useEffect(() => {
+    setMe(null);
+    setMeErr(null);
+    if (token) api<Me>('/api/me').then(setMe, setMeErr);
+  }, [token]);
   if (!token) return <SignIn onToken={setToken} />;
+  if (meErr) return <Failure error={meErr} />;
+  if (!me) return <Loading />;
   return (
     <Shell
+      me={me}
       onSignOut={() => {
         forgetToken();
         setToken('');

@@ -8,6 +8,8 @@ import { parseTime } from '../format.js';
 import { href } from '../route.js';
 import { Failure, Fields, Loading, Section, Sev, StatusForm, Time, X } from '../parts/common.js';
 import { ProcessTree } from '../parts/ProcessTree.js';
+import { ActionCard, AuditTrail } from '../parts/ActionCard.js';
+import { useCan } from '../me.js';
 import { Timeline, type TimelineItem } from '../parts/Timeline.js';
 import { AlertTable, ruleTitle } from './Alerts.js';
 
@@ -48,7 +50,7 @@ function FileLine({ path, files, role }: { path: string | undefined; files: Doc[
   );
 }
 
-function IntentPanel({ alert }: { alert: Doc }) {
+export function IntentPanel({ alert }: { alert: Doc }) {
   const c = obj(get(alert, 'procwatch.certreq'));
   if (!c) return null;
   const target = obj(c['target']);
@@ -88,7 +90,7 @@ function IntentPanel({ alert }: { alert: Doc }) {
   );
 }
 
-function WhyPanel({ item, rules }: { item: Detail; rules: Map<string, RuleMeta> | null }) {
+export function WhyPanel({ item, rules }: { item: Detail; rules: Map<string, RuleMeta> | null }) {
   const matched = arr(get(item.alert, 'procwatch.matched_rules')).map(String);
   const ids = matched.length ? matched : [item.rule_id];
   const rule = obj(get(item.alert, 'rule'));
@@ -139,7 +141,7 @@ function evidenceItems(alert: Doc): { items: TimelineItem[]; rows: { kind: strin
   return { items, rows };
 }
 
-function EvidencePanel({ alert }: { alert: Doc }) {
+export function EvidencePanel({ alert }: { alert: Doc }) {
   const { items, rows } = evidenceItems(alert);
   const ev = obj(get(alert, 'procwatch.evidence')) ?? {};
   const more = ['network_total', 'dns_total', 'files_total'].map((k) => (typeof ev[k] === 'number' ? `${k.replace('_total', '')}: ${ev[k]} in all` : '')).filter(Boolean);
@@ -215,6 +217,7 @@ export function AlertDetail({ id, reload }: { id: string; reload: number }) {
   const [err, setErr] = useState<unknown>(null);
   const [rules, setRules] = useState<Map<string, RuleMeta> | null>(null);
   const [bump, setBump] = useState(0);
+  const canTriage = useCan('triage');
   useEffect(() => {
     setErr(null);
     api<Detail>(`/api/alerts/${encodeURIComponent(id)}`).then(setItem, setErr);
@@ -262,28 +265,19 @@ export function AlertDetail({ id, reload }: { id: string; reload: number }) {
       </Section>
       <EvidencePanel alert={d} />
       <Related item={item} />
-      <Section title="Status" id="status">
-        <StatusForm kind="alerts" id={item.id} status={item.status} assignee={item.assignee} onSaved={() => setBump((b) => b + 1)} />
-      </Section>
+      {canTriage ? (
+        <Section title="Status" id="status">
+          <StatusForm kind="alerts" id={item.id} status={item.status} assignee={item.assignee} onSaved={() => setBump((b) => b + 1)} />
+        </Section>
+      ) : null}
       <Section title="Response actions" id="actions">
         {item.actions.length === 0 ? <p class="muted">none</p> : null}
-        <ul class="plain">
-          {item.actions.map((a) => (
-            <li>
-              <X v={a.workflow} /> ({a.kind}) — {a.status}
-              {a.dryRun ? ' [dry-run]' : ''}, attempts {a.attempts}/{a.maxAttempts} {a.lastError ? <span class="failure-text">last error: <X v={a.lastError} /></span> : null}
-            </li>
-          ))}
-        </ul>
+        {item.actions.map((a) => (
+          <ActionCard raw={a} onChanged={() => setBump((b) => b + 1)} />
+        ))}
       </Section>
       <Section title="Audit" id="audit">
-        <ul class="plain">
-          {item.audit.map((e) => (
-            <li>
-              <Time v={e.time} /> <X v={e.actor} /> {e.action} <X v={JSON.stringify(e.detail)} className="mono" />
-            </li>
-          ))}
-        </ul>
+        <AuditTrail items={item.audit} />
       </Section>
       <details class="panel">
         <summary>Alert document (JSON)</summary>

@@ -80,11 +80,13 @@ export function ruleTitle(a: AlertItem, rules: Map<string, RuleMeta> | null): st
 }
 
 /** The alert table shared by the list, incident and related views. */
-export function AlertTable({ items, selected, compact }: { items: AlertItem[]; selected?: number; compact?: boolean }) {
-  const [rules, setRules] = useState<Map<string, RuleMeta> | null>(null);
+export function AlertTable({ items, selected, compact, rules: given }: { items: AlertItem[]; selected?: number; compact?: boolean; rules?: Map<string, RuleMeta> }) {
+  const [loaded, setRules] = useState<Map<string, RuleMeta> | null>(null);
+  // Rule titles from the API, unless the caller has them (the offline report makes no requests).
   useEffect(() => {
-    rulesById().then(setRules, () => setRules(new Map()));
-  }, []);
+    if (!given) rulesById().then(setRules, () => setRules(new Map()));
+  }, [given]);
+  const rules = given ?? loaded;
   return (
     <table class={compact ? 'alerts compact' : 'alerts'}>
       <thead>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type IncidentDetail as Detail, type IncidentItem, type Page } from '../api.js';
 import { parseTime } from '../format.js';
 import { href, navigate, type Route } from '../route.js';
+import { IfCan } from '../me.js';
 import { Failure, Fields, Loading, Section, Sev, StatusForm, Time, X } from '../parts/common.js';
 import { useListKeys } from '../parts/keys.js';
 import { Timeline } from '../parts/Timeline.js';
@@ -150,9 +151,11 @@ export function IncidentDetail({ id, reload }: { id: string; reload: number }) {
       <Section title="Alerts" id="incident-alerts">
         <AlertTable items={item.alerts} />
       </Section>
-      <Section title="Status" id="status">
-        <StatusForm kind="incidents" id={item.id} status={item.status} assignee={item.assignee} onSaved={() => setBump((b) => b + 1)} />
-      </Section>
+      <IfCan scope="triage">
+        <Section title="Status" id="status">
+          <StatusForm kind="incidents" id={item.id} status={item.status} assignee={item.assignee} onSaved={() => setBump((b) => b + 1)} />
+        </Section>
+      </IfCan>
     </article>
   );
 }

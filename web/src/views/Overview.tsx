@@ -4,7 +4,7 @@ import { href, navigate } from '../route.js';
 import { Failure, Loading, X } from '../parts/common.js';
 import { TimeChart } from '../parts/TimeChart.js';
 
-function BarList({ title, rows, id }: { title: string; id: string; rows: { label: unknown; count: number; to: string }[] }) {
+export function BarList({ title, rows, id }: { title: string; id: string; rows: { label: unknown; count: number; to: string }[] }) {
   const max = Math.max(1, ...rows.map((r) => r.count));
   return (
     <section class="panel" id={id}>
