@@ -203,6 +203,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
       for (const row of rows) hub.publish('alert-updated', row.id, alertView(row));
       forwardUpdates(rows);
     },
+    onCommitFailed: everyTenSeconds((err, repeated) => notice(`procwatch: ${err.message}; answering 503 (retry)${repeated > 0 ? ` (${repeated} more since the last report)` : ''}`)),
     onDetectionError: (err, ev) => {
       notice(`procwatch: detection failed on ${ev.system.computer} ${ev.system.channel} record ${ev.system.recordId ?? '?'}: ${err.message}`);
       store.audit({
@@ -430,4 +431,23 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
  */
 function asIngestSink(p: Pick<Ingestor, 'submit' | 'full' | 'depth' | 'drained'>): Ingestor {
   return p as Ingestor;
+}
+
+/**
+ * At most one report per ten seconds, with how many were held back: a store that fails every commit (a full disk,
+ * a database outage) is reported without flooding the log.
+ */
+function everyTenSeconds(report: (err: Error, repeated: number) => void): (err: Error) => void {
+  let last = 0;
+  let held = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < 10_000) {
+      held++;
+      return;
+    }
+    report(err, held);
+    last = now;
+    held = 0;
+  };
 }

@@ -75,6 +75,8 @@ export interface IngestorOptions {
   onContextUpdated?: (rows: AlertRow[]) => void;
   /** Detection threw on an event (a bug): the event is stored without alerts and this is told. */
   onDetectionError?: (err: Error, event: WinEvent) => void;
+  /** A commit failed (its requests get 503 and retry): for the operator's log. */
+  onCommitFailed?: (err: Error) => void;
 }
 
 interface Job {
@@ -377,6 +379,7 @@ export class Ingestor {
       this.keepObserved(detections);
       this.o.metrics.errors.inc({ component: 'store' });
       const e = new Error(`store commit failed: ${(err as Error).message}`);
+      this.o.onCommitFailed?.(e);
       for (const job of group) job.reject(e);
       return;
     }

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../src/server/app.js';
@@ -76,25 +76,31 @@ function assertEveryAlertOnce(seen: Map<number, number>, sent: Batch[]): void {
   for (const r of expected) assert.equal(seen.get(r), 1, `alert of record ${r} stored exactly once`);
 }
 
-async function startServeChild(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+/**
+ * Starts serve in a child process whose stderr is a file (`logFile`): on the same volume as the store, a full
+ * disk hits the logger too — the failure that used to end the service (an uncaught ENOSPC from a log write).
+ */
+async function startServeChild(dataDir: string, logFile: string): Promise<{ child: ChildProcess; url: string }> {
+  const log = openSync(logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/server/support/serveChild.ts', '--port', '0', '--data', dataDir, '--token', TOKEN], {
     cwd: REPO_ROOT,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', log],
   });
-  let err = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${err}`)));
-  });
-  return { child, url };
+  closeSync(log);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const text = readFileSync(logFile, 'utf8');
+    const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(text);
+    if (m) return { child, url: m[1]! };
+    if (exited !== undefined) throw new Error(`server exited (${exited}) before listening: ${text}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start within 60 s: ${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Fills the file system holding `path` until it has no space left; returns the bytes written. */
@@ -124,7 +130,7 @@ test('full disk under a real serve (SQLite on a tmpfs): 503 while full, every al
   if (typeof fs === 'string') return t.skip(fs);
   let child: ChildProcess | undefined;
   try {
-    const started = await startServeChild(fs.dir);
+    const started = await startServeChild(fs.dir, join(fs.dir, 'serve.log'));
     child = started.child;
     const url = started.url;
     const sent = batches('DISK01', 24);
@@ -139,12 +145,15 @@ test('full disk under a real serve (SQLite on a tmpfs): 503 while full, every al
       if (status === 503) failed.push(b);
     }
     assert.ok(failed.length > 0, 'the full disk made commits fail');
+    const metrics = await (await fetch(`${url}/metrics`, { headers: AUTH })).text();
+    assert.match(metrics, /procwatch_log_lines_dropped [1-9]/, 'the commit failure was logged to the full disk, and that write failed');
 
     rmSync(filler);
     for (const b of failed) await retry(url, b);
     // A shipper re-sending everything: nothing is stored or alerted twice.
     for (const b of sent) assert.equal(await send(url, b), 200);
     assertEveryAlertOnce(await alertCounts(url, 'DISK01'), sent);
+    assert.equal(child.exitCode, null, 'log writes that failed on the full disk did not end the service');
   } finally {
     if (child && child.exitCode === null) {
       const gone = new Promise((r) => child!.once('exit', r));
