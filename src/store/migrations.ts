@@ -220,6 +220,11 @@ CREATE TABLE legacy_event_keys (
 INSERT INTO legacy_event_keys (id, max_seq) SELECT 1, seq FROM events ORDER BY seq DESC LIMIT 1;
 `,
   },
+  {
+    version: 3,
+    name: 'suppressions made through the API match the process image too (as config-file suppressions do)',
+    sql: 'ALTER TABLE suppressions ADD COLUMN image TEXT;',
+  },
 ];
 
 /** The SQL of a migration for one dialect. */
