@@ -246,7 +246,7 @@ interface ScanResult {
 }
 
 /** Stored unsuppressed alerts (newest first, at most SUPPRESSION_SCAN_LIMIT) that the suppression matches. */
-async function scanStored(store: Store, s: Omit<Suppression, 'id' | 'createdAt' | 'hits'>, limit: number): Promise<ScanResult> {
+export async function scanStored(store: Store, s: Omit<Suppression, 'id' | 'createdAt' | 'hits'>, limit: number): Promise<ScanResult> {
   const engine = new Suppressor({ suppressions: [engineSuppression({ ...s, id: 0 })], groups: new Map() });
   const matched: AlertRow[] = [];
   let scanned = 0;

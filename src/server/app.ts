@@ -13,7 +13,7 @@ import { droppedLogLines } from './log.js';
 import { createLogger, noticeTo } from './logger.js';
 import { InflightBudget, type Reservation } from './budget.js';
 import { HttpError } from './errors.js';
-import { AJV_OPTIONS, FieldError, validationError } from './validation.js';
+import { contractValidator, FieldError, validationError } from './validation.js';
 import type { RegisteredRoute } from './openapi.js';
 import { Ingestor } from './ingest.js';
 import { Metrics } from './metrics.js';
@@ -257,9 +257,9 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     return503OnClosing: true,
     // A client must deliver its whole request within this time (slow uploads would hold the in-flight budget).
     requestTimeout: 120_000,
-    // The API contract's schemas reject what they do not declare (an unknown parameter is a 400, not ignored).
-    ajv: AJV_OPTIONS,
   }) as unknown as FastifyInstance;
+  // The API contract's schemas reject what they do not declare (an unknown parameter is a 400, not ignored).
+  app.setValidatorCompiler(contractValidator);
   const registeredRoutes: RegisteredRoute[] = [];
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) registeredRoutes.push({ method, url: r.url });

@@ -2,6 +2,7 @@
  * Fastify's request validation errors (ajv, against the contract's schemas) as the API's one error shape:
  * `{ error, field }`, the field being the query parameter, path parameter or body field at fault.
  */
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import { HttpError } from './errors.js';
 
 interface AjvError {
@@ -12,11 +13,20 @@ interface AjvError {
 }
 
 /**
- * Fastify's ajv options for the contract: refuse what a schema does not declare (fastify's default,
- * removeAdditional: true, would silently drop an unknown parameter), coerce query strings to the declared
- * types, fill declared defaults.
+ * Validators for the contract's schemas: refuse what a schema does not declare (fastify's default,
+ * removeAdditional: true, would silently drop an unknown parameter) and fill declared defaults. Query strings
+ * and path parameters are text, so they are coerced to the declared types ("50" → 50); JSON bodies are not
+ * (a number where a string is declared is a 400, not "7").
  */
-export const AJV_OPTIONS = { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } } as const;
+const BASE: Options = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false };
+const coercing = new Ajv({ ...BASE, coerceTypes: 'array' });
+const exact = new Ajv({ ...BASE, coerceTypes: false });
+
+/** fastify's validatorCompiler for the API: `app.setValidatorCompiler(contractValidator)`. */
+export function contractValidator({ schema, httpPart }: { schema: object; httpPart?: string }): ValidateFunction {
+  return (httpPart === 'body' ? exact : coercing).compile(schema);
+}
+
 
 const WHERE: Record<string, string> = { querystring: 'query parameter', body: 'body field', params: 'path parameter', headers: 'header' };
 

@@ -11,7 +11,7 @@ import { textPattern } from '../../src/store/rows.js';
 import { aggregate, bucketWidth, registerStatsRoutes, STATS_MAX_BUCKETS, type StatsAnswer } from '../../src/server/statsRoutes.js';
 import { freeText, MAX_QUERY_CHARS } from '../../src/server/apiRoutes.js';
 import { HttpError } from '../../src/server/errors.js';
-import { AJV_OPTIONS, validationError } from '../../src/server/validation.js';
+import { contractValidator, validationError } from '../../src/server/validation.js';
 import { freshStore, requirePostgres } from '../scale/support/services.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -104,7 +104,8 @@ test('GET /api/stats: severity buckets, top rules by title, top hosts, exact sta
   const store = new SqliteStore({ path: ':memory:' });
   await store.commit([], { alerts: ALERTS, actions: [] });
   await store.updateAlert('a3', { status: 'closed', reason: 'test', actor: 't' });
-  const app = Fastify({ ajv: AJV_OPTIONS });
+  const app = Fastify();
+  app.setValidatorCompiler(contractValidator);
   app.setErrorHandler((err: Error, _req, reply) => {
     const invalid = validationError(err);
     return reply.code(invalid?.status ?? (err instanceof HttpError ? err.status : 500)).send({ error: (invalid ?? err).message, field: invalid?.field });
