@@ -41,6 +41,13 @@ const paging = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: 50, description: 'page size' })),
   offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'items to skip' })),
 };
+/** A page of a list (the TypeScript shape of every `pageOf` schema). */
+export interface Page<T> {
+  total: number;
+  limit: number;
+  offset: number;
+  items: T[];
+}
 const pageOf = <T extends TSchema>(item: T) => Type.Object({ total: Type.Integer(), limit: Type.Integer(), offset: Type.Integer(), items: Type.Array(item) }, closed);
 
 /** An empty string in a filter means "no filter" (what an HTML form sends for an untouched field). */

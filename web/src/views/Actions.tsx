@@ -30,7 +30,7 @@ export function Actions({ reload }: { reload: number }) {
           {page.items.map((a) => (
             <tr>
               <td class="c-time">
-                <Time v={a.createdAt} />
+                <Time v={a.created_at} />
               </td>
               <td>
                 <X v={a.workflow} />
@@ -38,14 +38,14 @@ export function Actions({ reload }: { reload: number }) {
               <td>{a.kind}</td>
               <td class="c-status">
                 {a.status}
-                {a.dryRun ? ' (dry-run)' : ''}
+                {a.dry_run ? ' (dry-run)' : ''}
               </td>
               <td>
-                {a.attempts}/{a.maxAttempts}
+                {a.attempts}/{a.max_attempts}
               </td>
               <td>
-                <a href={href('alerts', a.alertId)} class="mono">
-                  {a.alertId.slice(0, 12)}
+                <a href={href('alerts', a.alert_id)} class="mono">
+                  {a.alert_id.slice(0, 12)}
                 </a>
               </td>
             </tr>

@@ -10,6 +10,7 @@ import { Failure, Fields, Loading, Section, Sev, StatusForm, Time, X } from '../
 import { ProcessTree } from '../parts/ProcessTree.js';
 import { Timeline, type TimelineItem } from '../parts/Timeline.js';
 import { AlertTable, ruleTitle } from './Alerts.js';
+import { SuppressFromAlert } from './suppress.js';
 
 const SENSITIVE = new Set(['registry_hive', 'ad_database', 'password_database', 'memory_dump', 'private_key', 'credential_store', 'browser_data', 'user_documents', 'system_config']);
 const FLAG_LABELS: Record<string, string> = {
@@ -265,13 +266,14 @@ export function AlertDetail({ id, reload }: { id: string; reload: number }) {
       <Section title="Status" id="status">
         <StatusForm kind="alerts" id={item.id} status={item.status} assignee={item.assignee} onSaved={() => setBump((b) => b + 1)} />
       </Section>
+      <SuppressFromAlert item={item} />
       <Section title="Response actions" id="actions">
         {item.actions.length === 0 ? <p class="muted">none</p> : null}
         <ul class="plain">
           {item.actions.map((a) => (
             <li>
               <X v={a.workflow} /> ({a.kind}) — {a.status}
-              {a.dryRun ? ' [dry-run]' : ''}, attempts {a.attempts}/{a.maxAttempts} {a.lastError ? <span class="failure-text">last error: <X v={a.lastError} /></span> : null}
+              {a.dry_run ? ' [dry-run]' : ''}, attempts {a.attempts}/{a.max_attempts} {a.last_error ? <span class="failure-text">last error: <X v={a.last_error} /></span> : null}
             </li>
           ))}
         </ul>
