@@ -9,7 +9,7 @@ import { SEVERITIES } from '../model/alert.js';
 import { ALERT_STATUSES, type AlertQuery, type AlertRow, type Store } from '../store/types.js';
 import { FieldError } from './validation.js';
 import { freeText, onRoute } from './apiRoutes.js';
-import { ROUTES, type StatsQuery } from './contract.js';
+import { ROUTES, type Stats, type StatsQuery } from './contract.js';
 
 /** Alerts read per request for the buckets and top lists (newest first). */
 export const STATS_SCAN_LIMIT = 5000;
@@ -22,16 +22,8 @@ const STEPS_MS = [1_000, 10_000, 60_000, 300_000, 900_000, 3_600_000, 6 * 3_600_
 
 type Filter = Omit<AlertQuery, 'limit' | 'offset' | 'status'>;
 
-export interface StatsAnswer {
-  total: number;
-  scanned: number;
-  truncated: boolean;
-  by_status: Record<string, number>;
-  by_severity: Record<string, number>;
-  buckets: { width_ms: number; start: string[]; counts: Record<string, number[]> };
-  top_rules: { rule_id: string; title: string; count: number }[];
-  top_hosts: { host: string; count: number }[];
-}
+/** The answer, as the contract declares it. */
+export type StatsAnswer = Stats;
 
 function isoParam(v: string | undefined, name: string): string | undefined {
   if (v === undefined || v === '') return undefined;
