@@ -5,7 +5,7 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../../src/server/app.js';
 import { defaultConfig } from '../../src/server/config.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { needs, TOOLS } from '../helpers/requirements.js';
 import { AUTH, TOKEN } from './support/http.js';
 import { ndjson, sysmonProcessCreate } from './support/events.js';
 
@@ -21,8 +22,7 @@ interface BrowserStorage {
 }
 declare const sessionStorage: BrowserStorage;
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium; .ci/run does it)`;
+const browserNeeded = needs('chromium');
 const VIEWER = 'viewer-token-0123456789abcdef';
 
 let srv: RunningServer;
@@ -30,7 +30,7 @@ let browser: Browser | undefined;
 let dataDir = '';
 
 before(async () => {
-  if (skip) return;
+  if (browserNeeded.skip) return;
   execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build-console.mjs')], { stdio: 'inherit' });
   dataDir = mkdtempSync(join(tmpdir(), 'pw-suppress-e2e-'));
   srv = await startServer(
@@ -41,7 +41,7 @@ before(async () => {
   const r = await fetch(`${srv.url}/ingest`, { method: 'POST', headers: AUTH, body: ndjson(events) });
   assert.equal(r.status, 200);
   const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  browser = await chromium.launch({ executablePath: TOOLS.chromium, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 });
 
 after(async () => {
@@ -65,7 +65,7 @@ async function alertView(token: string, host: string): Promise<{ page: Page; err
   return { page, errors, close: () => ctx.close() };
 }
 
-describe('console: suppress from an alert', { skip }, () => {
+describe('console: suppress from an alert', browserNeeded, () => {
   test('prefilled from the alert, preview follows the edits, creation marks the stored alerts, the list shows the expiry', async () => {
     const { page, errors, close } = await alertView(TOKEN, 'LAB02');
     try {
