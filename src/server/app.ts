@@ -14,12 +14,14 @@ import { droppedLogLines } from './log.js';
 import { createLogger, noticeTo } from './logger.js';
 import { InflightBudget, type Reservation } from './budget.js';
 import { HttpError } from './errors.js';
+import { contractValidator, FieldError, validationError } from './validation.js';
+import type { RegisteredRoute } from './openapi.js';
 import { Ingestor } from './ingest.js';
 import { Metrics } from './metrics.js';
 import { SseHub } from './sse.js';
 import { SuppressionIndex } from './suppress.js';
 import { TokenRegistry } from './tokenRegistry.js';
-import { routeNeed, type Scope } from './scopes.js';
+import { routeNeed } from './scopes.js';
 import { registerIngestRoutes } from './ingestRoutes.js';
 import { alertView, registerApiRoutes } from './apiRoutes.js';
 import { registerStatsRoutes } from './statsRoutes.js';
@@ -74,7 +76,7 @@ function isIngest(path: string): boolean {
 }
 
 /** An error in the shape the route's clients understand. */
-function sendError(reply: FastifyReply, path: string, status: number, message: string): FastifyReply {
+function sendError(reply: FastifyReply, path: string, status: number, message: string, field?: string): FastifyReply {
   const dialect = dialectOf(path);
   if (dialect === 'hec') {
     const body =
@@ -86,7 +88,7 @@ function sendError(reply: FastifyReply, path: string, status: number, message: s
     if (status === 401) reply.header('www-authenticate', 'Basic realm="procwatch", charset="UTF-8"');
     return reply.code(status).header('x-elastic-product', 'Elasticsearch').send(esError(status, type, message));
   }
-  return reply.code(status).send({ error: message });
+  return reply.code(status).send({ error: message, ...(field !== undefined ? { field } : {}) });
 }
 
 function readVersion(): string {
@@ -275,6 +277,12 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     // A client must deliver its whole request within this time (slow uploads would hold the in-flight budget).
     requestTimeout: 120_000,
   }) as unknown as FastifyInstance;
+  // The API contract's schemas reject what they do not declare (an unknown parameter is a 400, not ignored).
+  app.setValidatorCompiler(contractValidator);
+  const registeredRoutes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) registeredRoutes.push({ method, url: r.url });
+  });
 
   // Every body arrives as a Buffer (decompressed, size-checked); each route decides how to read it.
   app.removeAllContentTypeParsers();
@@ -328,9 +336,11 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
 
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const path = pathOf(req);
+    const invalid = validationError(err);
+    if (invalid) return sendError(reply, path, invalid.status, invalid.message, invalid.field);
     if (err instanceof HttpError) {
       for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-      return sendError(reply, path, err.status, err.message);
+      return sendError(reply, path, err.status, err.message, err instanceof FieldError ? err.field : undefined);
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, path, err.statusCode, err.message);
     metrics.errors.inc({ component: 'http' });
@@ -341,11 +351,6 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   app.setNotFoundHandler((req, reply) => sendError(reply, pathOf(req), 404, `no route ${req.method} ${pathOf(req)}`));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  // Who the caller is and what it may do (the console hides what the token lacks).
-  app.get('/api/me', async (req) => {
-    const who = req as FastifyRequest & { actor?: string; scopes?: Scope[] };
-    return { name: who.actor ?? 'anonymous', scopes: who.scopes ?? [] };
-  });
   const consoleFiles = loadConsole(notice);
   const securityHeaders = {
     'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -381,6 +386,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     version,
     startedAt,
     ...(forwarder.size > 0 ? { afterAlertUpdate: async (row: AlertRow) => (await forwarder.updated([row])).length > 0 && runner.kick() } : {}),
+    registeredRoutes,
   });
   registerStatsRoutes(app, store);
 

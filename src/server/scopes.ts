@@ -29,6 +29,7 @@ const API_ROUTES: Record<string, Need> = {
   'PATCH /api/incidents/:id': 'triage',
   'POST /api/incidents/:id/status': 'triage',
   'POST /api/suppressions': 'triage',
+  'POST /api/suppressions/preview': 'triage',
   'DELETE /api/suppressions/:id': 'triage',
   'POST /api/actions/:id/approve': 'respond',
   'POST /api/actions/:id/reject': 'respond',

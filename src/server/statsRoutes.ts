@@ -5,10 +5,11 @@
  * the newest STATS_SCAN_LIMIT matching alerts, and the answer says when more matched (`truncated`).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SEVERITIES, type Severity } from '../model/alert.js';
+import { SEVERITIES } from '../model/alert.js';
 import { ALERT_STATUSES, type AlertQuery, type AlertRow, type Store } from '../store/types.js';
-import { HttpError } from './errors.js';
-import { freeText } from './apiRoutes.js';
+import { FieldError } from './validation.js';
+import { freeText, onRoute } from './apiRoutes.js';
+import { ROUTES, type Stats, type StatsQuery } from './contract.js';
 
 /** Alerts read per request for the buckets and top lists (newest first). */
 export const STATS_SCAN_LIMIT = 5000;
@@ -21,47 +22,30 @@ const STEPS_MS = [1_000, 10_000, 60_000, 300_000, 900_000, 3_600_000, 6 * 3_600_
 
 type Filter = Omit<AlertQuery, 'limit' | 'offset' | 'status'>;
 
-export interface StatsAnswer {
-  total: number;
-  scanned: number;
-  truncated: boolean;
-  by_status: Record<string, number>;
-  by_severity: Record<string, number>;
-  buckets: { width_ms: number; start: string[]; counts: Record<string, number[]> };
-  top_rules: { rule_id: string; title: string; count: number }[];
-  top_hosts: { host: string; count: number }[];
-}
-
-function text(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
+/** The answer, as the contract declares it. */
+export type StatsAnswer = Stats;
 
 function isoParam(v: string | undefined, name: string): string | undefined {
   if (v === undefined || v === '') return undefined;
   const t = Date.parse(v);
-  if (!Number.isFinite(t)) throw new HttpError(400, `${name}: expected an ISO 8601 time`);
+  if (!Number.isFinite(t)) throw new FieldError(name, `${name}: expected an ISO 8601 time`);
   return new Date(t).toISOString();
 }
 
+/** The filters of a validated query (the contract's StatsQuery: unknown parameters were refused). */
 function filterOf(req: FastifyRequest): { filter: Filter; status: AlertQuery['status'] } {
-  const query = (req.query ?? {}) as Record<string, string | undefined>;
-  const severity = text(query.severity);
-  if (severity && !(SEVERITIES as readonly string[]).includes(severity)) throw new HttpError(400, `severity: expected one of ${SEVERITIES.join(', ')}`);
-  const status = text(query.status);
-  if (status && !(ALERT_STATUSES as readonly string[]).includes(status)) throw new HttpError(400, `status: expected one of ${ALERT_STATUSES.join(', ')}`);
+  const query = req.query as StatsQuery;
   const filter: Filter = {};
-  if (severity) filter.minSeverity = severity as Severity;
-  const rule = text(query.rule);
-  if (rule) filter.ruleId = rule;
-  const host = text(query.host);
-  if (host) filter.host = host;
+  if (query.severity) filter.minSeverity = query.severity;
+  if (query.rule) filter.ruleId = query.rule;
+  if (query.host) filter.host = query.host;
   const since = isoParam(query.since, 'since');
   if (since) filter.since = since;
   const until = isoParam(query.until, 'until');
   if (until) filter.until = until;
   const q = freeText(query.q);
   if (q) filter.text = q;
-  return { filter, status: status as AlertQuery['status'] };
+  return { filter, status: query.status || undefined };
 }
 
 /** The smallest step that covers [min, max] in at most STATS_MAX_BUCKETS buckets. */
@@ -116,7 +100,7 @@ export function aggregate(rows: readonly Pick<AlertRow, 'severity' | 'ruleId' | 
 }
 
 export function registerStatsRoutes(app: FastifyInstance, store: Store, scanLimit = STATS_SCAN_LIMIT): void {
-  app.get('/api/stats', async (req): Promise<StatsAnswer> => {
+  onRoute(app, ROUTES.stats, async (req): Promise<StatsAnswer> => {
     const { filter, status } = filterOf(req);
     const byStatus: Record<string, number> = {};
     for (const s of ALERT_STATUSES) byStatus[s] = (await store.listAlerts({ ...filter, status: s, limit: 1, offset: 0 })).total;

@@ -230,6 +230,11 @@ INSERT INTO legacy_event_keys (id, max_seq) SELECT 1, seq FROM events ORDER BY s
       postgres: 'CREATE INDEX events_host_docs ON events (lower(host), seq) WHERE doc IS NOT NULL;',
     },
   },
+  {
+    version: 4,
+    name: 'suppressions made through the API match the process image too (as config-file suppressions do)',
+    sql: 'ALTER TABLE suppressions ADD COLUMN image TEXT;',
+  },
 ];
 
 /** The SQL of a migration for one dialect. */

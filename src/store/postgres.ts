@@ -35,6 +35,7 @@ import {
   incidentRow,
   pageQueries,
   suppressionRow,
+  markSuppressed,
   type ActionPatch,
   type Dialect,
   type Row,
@@ -498,9 +499,9 @@ export class PostgresStore implements Store {
       const now = Date.now();
       const row = (
         await c.query(
-          `INSERT INTO suppressions (rule_id, host, user_name, parent_image, command_line, reason, expires_at, created_by, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
-          [s.ruleId, s.host, s.user, s.parentImage, s.commandLine, s.reason, s.expiresAt, s.createdBy, now],
+          `INSERT INTO suppressions (rule_id, host, user_name, image, parent_image, command_line, reason, expires_at, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
+          [s.ruleId, s.host, s.user, s.image, s.parentImage, s.commandLine, s.reason, s.expiresAt, s.createdBy, now],
         )
       ).rows[0] as Row;
       const created = suppressionRow(row);
@@ -519,6 +520,22 @@ export class PostgresStore implements Store {
 
   async countSuppressionHit(id: number): Promise<void> {
     await this.q('UPDATE suppressions SET hits = hits + 1 WHERE id = $1', [id]);
+  }
+
+  async suppressAlerts(ids: string[], by: { ref: string; reason: string }, actor: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    // Rows locked in id order (as updateAlertContexts does), so concurrent writers cannot deadlock.
+    const sorted = [...new Set(ids)].sort(cmp);
+    return this.tx(async (c) => {
+      const rows = (await c.query('SELECT id, doc FROM alerts WHERE id = ANY($1::text[]) AND NOT suppressed ORDER BY id FOR UPDATE', [sorted])).rows as Row[];
+      const now = Date.now();
+      for (const row of rows) {
+        const doc = markSuppressed(JSON.parse(String(row.doc)) as Record<string, unknown>, by);
+        await c.query('UPDATE alerts SET suppressed = true, doc = $1, updated_at = $2 WHERE id = $3', [JSON.stringify(doc), now, row.id]);
+        await insertAudit(c, now, { actor, action: 'alert.suppress', targetType: 'alert', targetId: String(row.id), detail: { by: by.ref, reason: by.reason } });
+      }
+      return rows.length;
+    });
   }
 
   /**

@@ -193,6 +193,7 @@ export function suppressionRow(r: Row): Suppression {
     ruleId: str(r.rule_id),
     host: str(r.host),
     user: str(r.user_name),
+    image: str(r.image),
     parentImage: str(r.parent_image),
     commandLine: str(r.command_line),
     reason: String(r.reason),
@@ -233,4 +234,10 @@ export function auditRow(r: Row): AuditEntry {
     targetId: String(r.target_id),
     detail: JSON.parse(String(r.detail)) as Record<string, unknown>,
   };
+}
+
+/** The ECS document of an alert marked suppressed after the fact (as ingest marks a new one). */
+export function markSuppressed(doc: Record<string, unknown>, by: { ref: string; reason: string }): Record<string, unknown> {
+  const pw = doc.procwatch !== null && typeof doc.procwatch === 'object' ? (doc.procwatch as Record<string, unknown>) : {};
+  return { ...doc, procwatch: { ...pw, suppressed: { by: by.ref, reason: by.reason } } };
 }

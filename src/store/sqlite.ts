@@ -53,6 +53,7 @@ import {
   incidentRow,
   pageQueries,
   suppressionRow,
+  markSuppressed,
   type ActionPatch,
   type Dialect,
   type Row,
@@ -331,10 +332,10 @@ export class SqliteStore implements Store {
       const now = Date.now();
       const r = this.db
         .prepare(
-          `INSERT INTO suppressions (rule_id, host, user_name, parent_image, command_line, reason, expires_at, created_by, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO suppressions (rule_id, host, user_name, image, parent_image, command_line, reason, expires_at, created_by, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(s.ruleId, s.host, s.user, s.parentImage, s.commandLine, s.reason, s.expiresAt, s.createdBy, now);
+        .run(s.ruleId, s.host, s.user, s.image, s.parentImage, s.commandLine, s.reason, s.expiresAt, s.createdBy, now);
       const id = Number(r.lastInsertRowid);
       this.stmt.insertAudit.run(now, s.createdBy, 'suppression.create', 'suppression', String(id), JSON.stringify(s));
       return suppressionRow(this.db.prepare('SELECT * FROM suppressions WHERE id = ?').get(id) as Row);
@@ -351,6 +352,24 @@ export class SqliteStore implements Store {
 
   async countSuppressionHit(id: number): Promise<void> {
     this.db.prepare('UPDATE suppressions SET hits = hits + 1 WHERE id = ?').run(id);
+  }
+
+  async suppressAlerts(ids: string[], by: { ref: string; reason: string }, actor: string): Promise<number> {
+    if (ids.length === 0) return 0;
+    const select = this.db.prepare('SELECT doc FROM alerts WHERE id = ? AND suppressed = 0');
+    const write = this.db.prepare('UPDATE alerts SET suppressed = 1, doc = ?, updated_at = ? WHERE id = ?');
+    return this.db.transaction((): number => {
+      const now = Date.now();
+      let changed = 0;
+      for (const id of ids) {
+        const row = select.get(id) as Row | undefined;
+        if (!row) continue;
+        write.run(JSON.stringify(markSuppressed(JSON.parse(String(row.doc)) as Record<string, unknown>, by)), now, id);
+        this.stmt.insertAudit.run(now, actor, 'alert.suppress', 'alert', id, JSON.stringify({ by: by.ref, reason: by.reason }));
+        changed++;
+      }
+      return changed;
+    })();
   }
 
   async dueActions(now: number, limit: number): Promise<ActionRow[]> {

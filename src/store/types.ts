@@ -176,9 +176,10 @@ export interface Suppression {
   id: number;
   ruleId: string | null;
   host: string | null;
+  /** Case-insensitive globs (`*`, `?`); `user` without a backslash matches the name part only. */
   user: string | null;
+  image: string | null;
   parentImage: string | null;
-  /** Case-insensitive wildcard pattern (`*`, `?`) on the command line. */
   commandLine: string | null;
   reason: string;
   expiresAt: string | null;
@@ -258,6 +259,12 @@ export interface Store {
   addSuppression(s: NewSuppression): Promise<Suppression>;
   deleteSuppression(id: number, actor: string): Promise<boolean>;
   countSuppressionHit(id: number): Promise<void>;
+  /**
+   * Marks these stored alerts suppressed by `by` (their `suppressed` column and the document's
+   * `procwatch.suppressed`), in ONE transaction with an `alert.suppress` audit entry per alert changed.
+   * Alerts already suppressed or unknown are skipped. Returns how many changed.
+   */
+  suppressAlerts(ids: string[], by: { ref: string; reason: string }, actor: string): Promise<number>;
 
   /** Actions whose turn has come (pending/retrying with nextAttemptAt <= now). */
   dueActions(now: number, limit: number): Promise<ActionRow[]>;

@@ -150,6 +150,9 @@ export class WorkerStore implements Store {
   deleteSuppression(id: number, actor: string): Promise<boolean> {
     return this.call('deleteSuppression', id, actor);
   }
+  suppressAlerts(ids: string[], by: { ref: string; reason: string }, actor: string): Promise<number> {
+    return this.call('suppressAlerts', ids, by, actor);
+  }
   countSuppressionHit(id: number): Promise<void> {
     return this.call('countSuppressionHit', id);
   }

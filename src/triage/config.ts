@@ -20,7 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { globPattern, regexPattern, type Pattern } from './glob.js';
+import { globPattern, regexPattern, userPattern, type Pattern } from './glob.js';
 
 export interface IncidentSettings {
   groupByUser: boolean;
@@ -184,13 +184,6 @@ function durationOrFail(v: unknown, where: string, fail: Fail): number {
   const ms = parseDuration(v);
   if (ms === undefined || ms <= 0) return fail(where, `not a duration: "${String(v)}" (e.g. 30m, 24h, 90s, 2d)`);
   return ms;
-}
-
-function userPattern(glob: string): Pattern {
-  const p = globPattern(glob);
-  // 'alice' matches CONTOSO\alice too; 'CONTOSO\alice' only that account.
-  if (glob.includes('\\')) return p;
-  return { source: glob, test: (v) => p.test(v.slice(v.lastIndexOf('\\') + 1)) };
 }
 
 function globs(v: unknown, where: string, fail: Fail): Pattern[] {

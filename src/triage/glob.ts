@@ -25,3 +25,10 @@ export function regexPattern(regex: string): Pattern {
   const compiled = RE2JS.compile(regex, RE2JS.CASE_INSENSITIVE);
   return { source: regex, test: (v) => compiled.test(v) };
 }
+
+/** A user glob: 'alice' matches CONTOSO\alice too (the name part); 'CONTOSO\alice' only that account. */
+export function userPattern(glob: string): Pattern {
+  const p = globPattern(glob);
+  if (glob.includes('\\')) return p;
+  return { source: glob, test: (v) => p.test(v.slice(v.lastIndexOf('\\') + 1)) };
+}

@@ -74,7 +74,7 @@ async function ingestProcess(token: string, spec: Parameters<typeof sysmonProces
   return call('POST', '/ingest', token, ndjson([sysmonProcessCreate(spec)]));
 }
 
-async function actionFor(host: string): Promise<{ id: string; status: string; last_error: string | null; lastError?: string | null }> {
+async function actionFor(host: string): Promise<{ id: string; status: string; last_error: string | null }> {
   const alerts = await json(await call('GET', `/api/alerts?host=${host}&rule=certreq-download-upload`, T.viewer));
   const alertId = (alerts.items as { id: string }[])[0]!.id;
   const actions = await json(await call('GET', `/api/actions?alert=${alertId}`, T.viewer));
@@ -105,7 +105,7 @@ test('each route needs its scope: ingest, read, triage, respond; admin does ever
   assert.equal((await call('POST', '/api/suppressions', T.viewer, sup)).status, 403);
   const created = await call('POST', '/api/suppressions', T.analyst, sup);
   assert.equal(created.status, 201);
-  assert.equal((await json(created)).createdBy, 'analyst');
+  assert.equal((await json(created)).created_by, 'analyst');
   const supId = (await json(await call('GET', '/api/suppressions', T.viewer))).items as { id: number }[];
   assert.equal((await call('DELETE', `/api/suppressions/${supId[0]!.id}`, T.viewer)).status, 403);
   assert.equal((await call('DELETE', `/api/suppressions/${supId[0]!.id}`, T.boss)).status, 204);
@@ -135,7 +135,7 @@ test('a forged event (DC01, PID 640, lsass.exe posing as CertReq.exe) cannot aim
   const bad = await actionFor('DC01');
   await until(async () => (await json(await call('GET', `/api/actions/${bad.id}`, T.viewer))).status === 'failed', 10_000, 'forged action recorded as refused');
   const badDetail = await json(await call('GET', `/api/actions/${bad.id}`, T.viewer));
-  assert.match(String(badDetail.lastError), /lsass\.exe is a protected system process/);
+  assert.match(String(badDetail.last_error), /lsass\.exe is a protected system process/);
   const approveBad = await call('POST', `/api/actions/${bad.id}/approve`, T.responder, { reason: 'looks bad' });
   assert.equal(approveBad.status, 409, 'never awaiting approval');
 

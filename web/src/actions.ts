@@ -1,6 +1,6 @@
 /**
  * Response actions as the console reads them. Every field of the API's action object is read here and only
- * here, so an API rename (e.g. alertId → alert_id) is a one-line change.
+ * here, so an API rename is a one-line change.
  */
 import { arr, obj, str, type Doc } from './api.js';
 
@@ -41,6 +41,12 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+/** An ISO 8601 time of the API as epoch milliseconds. */
+function epochMs(v: unknown): number | undefined {
+  const ms = typeof v === 'string' ? Date.parse(v) : Number.NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 function requestOf(raw: Doc | undefined): ActionRequest {
   const t = obj(raw?.['target']);
   const c = obj(raw?.['command']);
@@ -63,17 +69,17 @@ function requestOf(raw: Doc | undefined): ActionRequest {
 export function toAction(raw: Doc): ActionView {
   return {
     id: str(raw['id']) ?? '',
-    alertId: str(raw['alertId']) ?? '',
+    alertId: str(raw['alert_id']) ?? '',
     workflow: str(raw['workflow']) ?? '',
     kind: str(raw['kind']) ?? '',
     status: str(raw['status']) ?? '',
-    dryRun: raw['dryRun'] === true,
+    dryRun: raw['dry_run'] === true,
     destructive: raw['destructive'] === true,
     attempts: num(raw['attempts']) ?? 0,
-    maxAttempts: num(raw['maxAttempts']) ?? 0,
-    lastError: str(raw['lastError']),
-    createdAt: num(raw['createdAt']),
-    updatedAt: num(raw['updatedAt']),
+    maxAttempts: num(raw['max_attempts']) ?? 0,
+    lastError: str(raw['last_error']),
+    createdAt: epochMs(raw['created_at']),
+    updatedAt: epochMs(raw['updated_at']),
     request: requestOf(obj(raw['request'])),
     result: obj(raw['result']),
   };

@@ -53,78 +53,25 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
 /** A JSON object from the API, read defensively (documents are free-form). */
 export type Doc = Record<string, unknown>;
 
-export interface Page<T> {
-  total: number;
-  limit: number;
-  offset: number;
-  items: T[];
-}
-
-export interface AlertItem {
-  id: string;
-  status: string;
-  assignee: string | null;
-  status_reason: string | null;
-  severity: string;
-  rule_id: string;
-  time: string;
-  host: string;
-  user: string | null;
-  incident_id: string | null;
-  suppressed: boolean;
-  alert: Doc;
-}
-
-export interface AuditItem {
-  seq: number;
-  time: number;
-  actor: string;
-  action: string;
-  detail: Doc;
-}
-
-export interface AlertDetail extends AlertItem {
-  /** Read through toAction (actions.ts), the one place that knows the action fields. */
-  actions: Doc[];
-  audit: AuditItem[];
-}
-
-export interface IncidentItem {
-  id: string;
-  status: string;
-  assignee: string | null;
-  status_reason: string | null;
-  severity: string;
-  host: string;
-  user: string | null;
-  first_seen: string;
-  last_seen: string;
-  alert_count: number;
-}
-
-export interface IncidentDetail extends IncidentItem {
-  alerts: AlertItem[];
-  audit: AuditItem[];
-}
-
-export interface RuleMeta {
-  id: string;
-  title: string;
-  level?: string;
-  description?: string;
-  falsepositives?: string[];
-}
-
-export interface Stats {
-  total: number;
-  scanned: number;
-  truncated: boolean;
-  by_status: Record<string, number>;
-  by_severity: Record<string, number>;
-  buckets: { width_ms: number; start: string[]; counts: Record<string, number[]> };
-  top_rules: { rule_id: string; title: string; count: number }[];
-  top_hosts: { host: string; count: number }[];
-}
+// The API's types come from the server's contract (one declaration; snake_case payloads).
+export type {
+  ActionItem,
+  AlertDetail,
+  AlertItem,
+  AuditItem,
+  IncidentDetail,
+  IncidentItem,
+  Me,
+  Page,
+  RuleItem as RuleMeta,
+  Stats,
+  SuppressionBody,
+  SuppressionCreated,
+  SuppressionItem,
+  SuppressionList,
+  SuppressionPreview,
+} from '../../src/server/contract.js';
+import type { RuleItem as RuleMeta } from '../../src/server/contract.js';
 
 let rulesCache: Promise<Map<string, RuleMeta>> | undefined;
 /** The loaded rules by id (titles and levels for "why it fired"), fetched once per page load. */

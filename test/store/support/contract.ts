@@ -156,7 +156,8 @@ export function storeContract(open: () => Promise<ContractStore>): void {
 
   test('suppressions are stored with their author and audited on create and delete', async () => {
     const s = await open();
-    const sup = await s.addSuppression({ ruleId: null, host: 'PKI01', user: null, parentImage: null, commandLine: '*-submit*', reason: 'CA admins', expiresAt: null, createdBy: 'dave' });
+    const sup = await s.addSuppression({ ruleId: null, host: 'PKI01', user: null, image: '*\\certreq.exe', parentImage: null, commandLine: '*-submit*', reason: 'CA admins', expiresAt: null, createdBy: 'dave' });
+    assert.equal((await s.listSuppressions())[0]?.image, '*\\certreq.exe');
     assert.equal(typeof sup.id, 'number');
     await s.countSuppressionHit(sup.id);
     assert.equal((await s.listSuppressions())[0]?.hits, 1);
@@ -165,6 +166,25 @@ export function storeContract(open: () => Promise<ContractStore>): void {
     assert.equal(await s.deleteSuppression(sup.id, 'dave'), false);
     const audit = await s.listAudit({ limit: 10, offset: 0 });
     assert.deepEqual(audit.items.map((a) => a.action).sort(), ['suppression.create', 'suppression.delete']);
+  });
+
+  test('suppressAlerts marks stored alerts (column and document) in one transaction, audited with the actor; already suppressed and unknown ids are skipped', async () => {
+    const s = await open();
+    await s.ingest([ev('k1'), ev('k2'), ev('k3')], () => ({
+      alerts: [alert('a1', 'k1'), alert('a2', 'k2'), alert('a3', 'k3', { suppressed: true })],
+      actions: [],
+    }));
+    const by = { ref: 'suppression:7', reason: 'lab hosts' };
+    assert.equal(await s.suppressAlerts(['a1', 'a3', 'nope'], by, 'erin'), 1, 'only a1 changes');
+    const a1 = await s.getAlert('a1');
+    assert.equal(a1?.suppressed, true);
+    assert.deepEqual((a1?.doc.procwatch as Record<string, unknown>).suppressed, { by: 'suppression:7', reason: 'lab hosts' });
+    assert.equal((await s.getAlert('a2'))?.suppressed, false);
+    const trail = await s.listAudit({ targetId: 'a1', limit: 10, offset: 0 });
+    assert.deepEqual(trail.items.map((e) => [e.action, e.actor, e.detail]), [['alert.suppress', 'erin', { by: 'suppression:7', reason: 'lab hosts' }]]);
+    assert.equal((await s.listAudit({ targetId: 'a3', limit: 10, offset: 0 })).total, 0, 'an alert already suppressed is not touched');
+    assert.equal(await s.suppressAlerts(['a1'], by, 'erin'), 0, 'idempotent');
+    assert.equal(await s.suppressAlerts([], by, 'erin'), 0);
   });
 
   test('retention drops the oldest events beyond the count bound and by age; retained events and keys page through', async () => {

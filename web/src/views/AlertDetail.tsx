@@ -12,6 +12,7 @@ import { ActionCard, AuditTrail } from '../parts/ActionCard.js';
 import { useCan } from '../me.js';
 import { Timeline, type TimelineItem } from '../parts/Timeline.js';
 import { AlertTable, ruleTitle } from './Alerts.js';
+import { SuppressFromAlert } from './suppress.js';
 
 const SENSITIVE = new Set(['registry_hive', 'ad_database', 'password_database', 'memory_dump', 'private_key', 'credential_store', 'browser_data', 'user_documents', 'system_config']);
 const FLAG_LABELS: Record<string, string> = {
@@ -270,6 +271,7 @@ export function AlertDetail({ id, reload }: { id: string; reload: number }) {
           <StatusForm kind="alerts" id={item.id} status={item.status} assignee={item.assignee} onSaved={() => setBump((b) => b + 1)} />
         </Section>
       ) : null}
+      <SuppressFromAlert item={item} />
       <Section title="Response actions" id="actions">
         {item.actions.length === 0 ? <p class="muted">none</p> : null}
         {item.actions.map((a) => (
