@@ -92,7 +92,7 @@ export function applyExtent(alerts: readonly Alert[], index: ProcessIndex, limit
     if (ran.list.length > 0) {
       extent['executed'] = ran.list.map((r) => executedEntry(r, alertsByProcess.get(r)?.[0]));
       if (ran.truncated) extent['executed_truncated'] = true;
-      escalate(c, ran.list[0]!, ran.list.length);
+      escalate(c, ran.list[0]!, ran.total);
       for (const r of ran.list) {
         for (const id of alertsByProcess.get(r) ?? []) linkBack(alertById.get(id), c, limits);
       }
@@ -115,7 +115,7 @@ function certreqFactsOf(alert: Alert, index: ProcessIndex): CertreqFacts | undef
     if (resolved !== undefined) facts.responsePath = resolved;
   }
   if (intent.url !== undefined) {
-    facts.url = intent.url;
+    facts.url = canonicalUrl(intent.url);
     const host = hostOfUrl(intent.url);
     if (host !== undefined) facts.urlHost = host;
   }
@@ -153,6 +153,15 @@ function stripDevicePrefix(p: string): string {
 
 function isAbsoluteWin(p: string): boolean {
   return /^[a-z]:\\/i.test(p) || p.startsWith('\\\\');
+}
+
+/** The URL as a comparison key (scheme and host lower case, default port dropped); as written when unparseable. */
+function canonicalUrl(url: string): string {
+  try {
+    return new URL(url).href;
+  } catch {
+    return url; // named reason: not a WHATWG URL; compared as written
+  }
 }
 
 function hostOfUrl(url: string): string | undefined {
@@ -205,8 +214,8 @@ function resultIps(results: string): string[] {
   return ips;
 }
 
-function executedBy(c: CertreqFacts, x: ExtentIndex, limits: ExtentLimits): { list: StartRecord[]; truncated: boolean } {
-  if (c.responsePath === undefined || !c.self) return { list: [], truncated: false };
+function executedBy(c: CertreqFacts, x: ExtentIndex, limits: ExtentLimits): { list: StartRecord[]; total: number; truncated: boolean } {
+  if (c.responsePath === undefined || !c.self) return { list: [], total: 0, truncated: false };
   const host = c.self.host;
   const after = c.self.ms;
   const found: StartRecord[] = [];
@@ -220,14 +229,28 @@ function executedBy(c: CertreqFacts, x: ExtentIndex, limits: ExtentLimits): { li
   for (const r of x.scriptHosts.get(host) ?? []) {
     if (r.ms <= after) continue;
     const line = r.commandLine!.replace(/\//g, '\\').toLowerCase();
-    if (!line.includes(needle)) continue;
+    if (!namesPath(line, needle)) continue;
     // Another certreq writing to the same file is a second download, not a run of the first.
     if (parseCertreqCommandLine(r.commandLine!) !== undefined) continue;
     consider(r);
   }
   found.sort(byTime);
-  return { list: found.slice(0, limits.executed), truncated: found.length > limits.executed };
+  return { list: found.slice(0, limits.executed), total: found.length, truncated: found.length > limits.executed };
 }
+
+/** The command line names the path itself, not a longer name that starts with it (update.exe.bak, x.exe2). */
+function namesPath(line: string, path: string): boolean {
+  for (let at = line.indexOf(path); at !== -1; at = line.indexOf(path, at + 1)) {
+    const before = at === 0 ? '' : line[at - 1]!;
+    const after = line[at + path.length] ?? '';
+    // A backslash may precede (a \\?\ prefix) but not follow (then the path is a directory of another file).
+    if (!NAME_CHAR.test(before) && !NAME_CHAR.test(after) && after !== '\\') return true;
+  }
+  return false;
+}
+
+/** Characters that continue a file name (a match followed or preceded by one is part of another name). */
+const NAME_CHAR = /^[a-z0-9._$~-]$/;
 
 /** A Sysmon 1 and a 4688 of one process (PID and image equal, within 2 s, one with a GUID) are listed once. */
 function sameProcess(a: StartRecord, b: StartRecord): boolean {
