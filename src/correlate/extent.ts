@@ -175,10 +175,13 @@ function hostOfUrl(url: string): string | undefined {
 
 function buildIndex(index: ProcessIndex): ExtentIndex {
   const out: ExtentIndex = { byImage: new Map(), scriptHosts: new Map(), byDestination: new Map(), resolved: new Map() };
+  // Images repeat (the index interns them): each distinct one is normalised once.
+  const normalised = new Map<string, string | undefined>();
   for (const r of index.records()) {
     if (r.kind === 'start') {
       if (r.image === undefined) continue;
-      const image = absolutePath(r.image);
+      let image = normalised.get(r.image);
+      if (image === undefined && !normalised.has(r.image)) normalised.set(r.image, (image = absolutePath(r.image)));
       if (image === undefined) continue;
       push(mapOf(out.byImage, r.host), image, r);
       if (SCRIPT_HOSTS.has(basename(image)) && r.commandLine !== undefined) pushList(out.scriptHosts, r.host, r);
