@@ -53,10 +53,10 @@ interface CertreqFacts {
 interface ExtentIndex {
   /** host → normalised image path → starts. */
   byImage: Map<string, Map<string, StartRecord[]>>;
-  /** host → script-host starts (command lines searched per alert). */
-  scriptHosts: Map<string, StartRecord[]>;
-  /** destination host name or IP (lower case) → network/DNS evidence that reached it. */
-  byDestination: Map<string, EvidenceRecord[]>;
+  /** host → script-host starts with their command line prepared for searching (once, not per alert). */
+  scriptHosts: Map<string, { r: StartRecord; ms: number; seq: number; line: string }[]>;
+  /** destination host name or IP (lower case) → source host → network/DNS evidence that reached it. */
+  byDestination: Map<string, Map<string, EvidenceRecord[]>>;
   /** queried name → IPs its answers held. */
   resolved: Map<string, Set<string>>;
 }
@@ -184,16 +184,18 @@ function buildIndex(index: ProcessIndex): ExtentIndex {
       if (image === undefined && !normalised.has(r.image)) normalised.set(r.image, (image = absolutePath(r.image)));
       if (image === undefined) continue;
       push(mapOf(out.byImage, r.host), image, r);
-      if (SCRIPT_HOSTS.has(basename(image)) && r.commandLine !== undefined) pushList(out.scriptHosts, r.host, r);
+      if (SCRIPT_HOSTS.has(basename(image)) && r.commandLine !== undefined) {
+        push(out.scriptHosts, r.host, { r, ms: r.ms, seq: r.seq, line: r.commandLine.replace(/\//g, '\\').toLowerCase() });
+      }
     } else if (r.kind === 'network') {
       const name = text(r.detail['destination_hostname']);
       const ip = text(r.detail['destination_ip']);
-      if (name) pushList(out.byDestination, name, r);
-      if (ip && ip !== name) pushList(out.byDestination, ip, r);
+      if (name) push(mapOf(out.byDestination, name), r.host, r);
+      if (ip && ip !== name) push(mapOf(out.byDestination, ip), r.host, r);
     } else if (r.kind === 'dns') {
       const query = text(r.detail['query']);
       if (!query) continue;
-      pushList(out.byDestination, query, r);
+      push(mapOf(out.byDestination, query), r.host, r);
       const ips = resultIps(text(r.detail['results']) ?? '');
       if (ips.length > 0) {
         let set = out.resolved.get(query);
@@ -222,16 +224,21 @@ function executedBy(c: CertreqFacts, x: ExtentIndex, limits: ExtentLimits): { li
   const host = c.self.host;
   const after = c.self.ms;
   const found: StartRecord[] = [];
+  // Twins share a PID: compare only within it, so a file run thousands of times costs linear time.
+  const byPid = new Map<number | undefined, StartRecord[]>();
   const consider = (r: StartRecord): void => {
     if (r.ms <= after || r === c.self) return;
-    if (found.some((f) => sameProcess(f, r))) return;
+    const peers = byPid.get(r.pid);
+    if (peers?.some((f) => sameProcess(f, r))) return;
+    if (peers) peers.push(r);
+    else byPid.set(r.pid, [r]);
     found.push(r);
   };
   for (const r of x.byImage.get(host)?.get(c.responsePath) ?? []) consider(r);
   const needle = c.responsePath;
-  for (const r of x.scriptHosts.get(host) ?? []) {
-    if (r.ms <= after) continue;
-    const line = r.commandLine!.replace(/\//g, '\\').toLowerCase();
+  const scripts = x.scriptHosts.get(host) ?? [];
+  for (let i = firstAfter(scripts, after); i < scripts.length; i++) {
+    const { r, line } = scripts[i]!;
     if (!namesPath(line, needle)) continue;
     // Another certreq writing to the same file is a second download, not a run of the first.
     if (parseCertreqCommandLine(r.commandLine!) !== undefined) continue;
@@ -298,24 +305,28 @@ function destinationOf(
     const targets = new Set<string>([c.urlHost, ...(x.resolved.get(c.urlHost) ?? [])]);
     const hosts = new Map<string, { processes: Map<string, Record<string, unknown>>; truncated: boolean }>();
     let hostsTruncated = false;
+    // Per alert the work is bounded by the caps, not by how much traffic went there: lists are per source host
+    // and each stops at its first processesPerHost distinct processes.
     for (const t of targets) {
-      for (const e of x.byDestination.get(t) ?? []) {
-        if (e.host === ownHost) continue;
-        let h = hosts.get(e.host);
+      for (const [source, records] of x.byDestination.get(t) ?? []) {
+        if (source === ownHost) continue;
+        let h = hosts.get(source);
         if (!h) {
           if (hosts.size >= limits.hosts) {
             hostsTruncated = true;
-            continue;
+            break;
           }
-          hosts.set(e.host, (h = { processes: new Map(), truncated: false }));
+          hosts.set(source, (h = { processes: new Map(), truncated: false }));
         }
-        const key = e.guid ?? `pid:${e.pid ?? '?'}`;
-        if (h.processes.has(key)) continue;
-        if (h.processes.size >= limits.processesPerHost) {
-          h.truncated = true;
-          continue;
+        for (const e of records) {
+          const key = e.guid ?? `pid:${e.pid ?? '?'}`;
+          if (h.processes.has(key)) continue;
+          if (h.processes.size >= limits.processesPerHost) {
+            h.truncated = true;
+            break;
+          }
+          h.processes.set(key, compact({ pid: e.pid, guid: e.guid, image: text(e.detail['image']), via: e.kind, first_seen: e.ref.time, reached: t }));
         }
-        h.processes.set(key, compact({ pid: e.pid, guid: e.guid, image: text(e.detail['image']), via: e.kind, first_seen: e.ref.time, reached: t }));
       }
     }
     if (hosts.size > 0) {
@@ -379,10 +390,21 @@ function push<T>(m: Map<string, T[]>, key: string, v: T): void {
   else m.set(key, [v]);
 }
 
-const pushList = push;
 
 function text(v: string | number | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : String(v).toLowerCase();
+}
+
+/** Index of the first entry strictly after `ms` in a time-ordered list. */
+function firstAfter(list: readonly { ms: number }[], ms: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.ms <= ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function byTime(a: { ms: number; seq: number }, b: { ms: number; seq: number }): number {
