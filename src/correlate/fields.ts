@@ -22,6 +22,8 @@ export const CONTEXT_EVENTS: readonly { provider: string; eventIds: number[]; fi
       'ProcessId', 'ProcessGuid', 'ParentProcessId', 'ParentProcessGuid', 'Image', 'CommandLine', 'OriginalFileName', 'User',
       'ParentImage', 'ParentCommandLine', 'DestinationIp', 'DestinationHostname', 'DestinationPort', 'Protocol', 'Initiated',
       'SourceIp', 'QueryName', 'QueryResults', 'QueryStatus', 'TargetFilename',
+      // extent.ts: a relative certreq response file is resolved against the process's directory.
+      'CurrentDirectory',
     ],
   },
   {

@@ -2,7 +2,7 @@
  * Correlation and triage: detections + the surrounding events → enriched alerts. Every alert gets, in
  * `alert.context` (rendered as the `procwatch` object): severity and a one-line reason, the certreq intent,
  * the process tree and lifetime, evidence of the same process (network, DNS, files), its incident, and
- * whether a suppression matched.
+ * whether a suppression matched; at the end of a scan (finalize), the extent of certreq alerts (extent.ts).
  *
  * `scan` feeds every event to `observe`, collects `alertsFor` results and calls `finalize` at the end of input:
  * trees, lifetimes and incidents are then recomputed from the whole index in time order, so files that are not
@@ -27,6 +27,7 @@ import { DEFAULT_INCIDENTS, loadTriageConfig, parseTriageConfig, type IncidentSe
 import { triage } from '../triage/severity.js';
 import { Suppressor } from '../triage/suppress.js';
 import { activityOf, processFacts, timeOf, type ProcessFacts } from './fields.js';
+import { applyExtent } from './extent.js';
 import { IncidentTracker, type Incident } from './incidents.js';
 import { ProcessIndex, type EvidenceRecord, type IndexRecord, type StartRecord } from './processIndex.js';
 
@@ -233,9 +234,11 @@ export class Correlator {
     this.tracker = new IncidentTracker(this.incidentSettings);
     this.suppressedAlerts = [];
     this.suppressedTotal = 0;
+    for (const a of ordered) a.context = this.contextOf(a);
+    // Extent may escalate an alert (its downloaded file ran): before incidents, which take their severity.
+    applyExtent(ordered, this.index);
     for (const a of ordered) {
-      a.context = this.contextOf(a);
-      if (a.context.suppressed) this.noteSuppressed(a);
+      if (a.context?.suppressed) this.noteSuppressed(a);
       else this.assignIncident(a, this.tracker);
     }
     // Incident severity and range are final only now: write them into every member.

@@ -230,6 +230,11 @@ export class ProcessIndex {
     return [...found.values()].sort((a, b) => a.ms - b.ms || a.seq - b.seq);
   }
 
+  /** Every record still held, oldest first (extent builds its per-scan lookups from these; evicted ones are gone). */
+  *records(): IterableIterator<IndexRecord> {
+    for (let i = 0; i < this.count; i++) yield this.ring[(this.head + i) % this.count]!;
+  }
+
   // ---- internals ----
 
   /** Lower-cased host names, interned: a few hosts account for millions of records. */

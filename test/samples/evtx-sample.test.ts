@@ -29,4 +29,17 @@ test('scanning the EVTX sample: upload high, executable download critical, the a
   const download = jsonLines(r.stdout)[1]!;
   assert.equal(download['procwatch'].evidence.files[0].path, 'C:\\Users\\Public\\update.exe', 'the written file is in the evidence');
   assert.equal(download['procwatch'].lifetime.duration_ms, 600);
+  // Critical already by grade; the run of the written file is now said and linked (PID 4400 raises no alert).
+  assert.match(download['procwatch'].reason, /and the downloaded file C:\\Users\\Public\\update\.exe ran at 2024-05-01T13:01:20\.7501234Z as PID 4400$/);
+  assert.deepEqual(download['procwatch'].extent, {
+    executed: [{
+      pid: 4400,
+      guid: '5b7e9a10-4e05-6632-1130-000000006500',
+      image: 'C:\\Users\\Public\\update.exe',
+      command_line: 'C:\\Users\\Public\\update.exe /quiet',
+      start: '2024-05-01T13:01:20.7501234Z',
+    }],
+  });
+  const others = jsonLines(r.stdout).filter((_, i) => i !== 1);
+  assert.ok(others.every((d) => d['procwatch'].extent === undefined), 'nothing else ran, and the win.ini dummy body relates nothing');
 });
