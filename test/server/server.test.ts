@@ -218,11 +218,11 @@ test('alert status changes: closing needs a reason; assignee and reason are kept
   assert.deepEqual([closed.status, closed.assignee, closed.status_reason], ['closed', 'grace', 'admin renewing the web server certificate']);
   const detail = await json(await fetch(`${srv.url}/api/alerts/${id}`, { headers: AUTH }));
   // The alert's trail also carries its actions' entries (this server's workflows plan some); its own are the updates.
-  const audit = (detail.audit as { actor: string; action: string; targetType: string }[]).filter((a) => a.targetType === 'alert');
+  const audit = (detail.audit as { actor: string; action: string; target_type: string }[]).filter((a) => a.target_type === 'alert');
   assert.equal(audit.length, 2);
   assert.ok(audit.every((a) => a.actor === 'analyst' && a.action === 'alert.update'), 'the token name is the actor');
   const actionIds = new Set((detail.actions as { id: string }[]).map((a) => a.id));
-  assert.ok((detail.audit as { targetType: string; targetId: string }[]).every((a) => a.targetType === 'alert' || actionIds.has(a.targetId)), 'other entries belong to its actions');
+  assert.ok((detail.audit as { target_type: string; target_id: string }[]).every((a) => a.target_type === 'alert' || actionIds.has(a.target_id)), 'other entries belong to its actions');
   assert.equal((await fetch(`${srv.url}/api/alerts/nope`, { headers: AUTH })).status, 404);
   const closedList = await json(await fetch(`${srv.url}/api/alerts?status=closed&host=STATUS01`, { headers: AUTH }));
   assert.equal(closedList.total, 1);
@@ -482,7 +482,7 @@ test('stop-the-process through the service: planned awaiting approval, approved 
     assert.deepEqual(trail, ['action.approved/analyst', 'action.succeeded/procwatch']);
     // The alert's own trail includes what happened to its actions (they are audited by action id).
     const alertDetail = await json(await fetch(`${s.url}/api/alerts/${alertId}`, { headers: AUTH }));
-    const alertTrail = (alertDetail.audit as { action: string; targetId: string }[]).map((a) => `${a.action}/${a.targetId}`).reverse();
+    const alertTrail = (alertDetail.audit as { action: string; target_id: string }[]).map((a) => `${a.action}/${a.target_id}`).reverse();
     assert.deepEqual(alertTrail, [`action.approved/${action.id}`, `action.succeeded/${action.id}`]);
     assert.equal((await fetch(`${s.url}/api/actions/nope/approve`, { method: 'POST', headers: AUTH })).status, 404);
   } finally {
