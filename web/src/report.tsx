@@ -11,12 +11,13 @@ import './style.css';
 import { get, str, type AlertItem, type RuleMeta, type Stats } from './api.js';
 import { parseTime, ZoneContext, type Zone } from './format.js';
 import { href, navigate, useRoute, type Route } from './route.js';
-import { Failure, Fields, Section, Sev, Time, X } from './parts/common.js';
+import { Failure, Section, Sev, Time, X } from './parts/common.js';
 import { TimeChart } from './parts/TimeChart.js';
 import { ProcessTree } from './parts/ProcessTree.js';
 import { BarList } from './views/Overview.js';
-import { AlertTable, ruleTitle } from './views/Alerts.js';
+import { AlertTable } from './views/Alerts.js';
 import { EvidencePanel, IntentPanel, WhyPanel } from './views/AlertDetail.js';
+import { AlertHead } from './parts/AlertHead.js';
 
 interface ReportData {
   generated_at: string;
@@ -103,29 +104,7 @@ function AlertView({ item, rules }: { item: AlertItem; rules: Map<string, RuleMe
   const d = item.alert;
   return (
     <article class="detail alert-detail">
-      <header class="detail-head">
-        <p class="back">
-          <a href={href('alerts')}>← alerts</a>
-        </p>
-        <h2>
-          <Sev v={item.severity} /> <X v={ruleTitle(item, rules)} />
-        </h2>
-        <p class="reason" id="reason">
-          <X v={str(get(d, 'procwatch.reason')) ?? 'no reason recorded'} />
-        </p>
-        <Fields
-          rows={[
-            ['Time', <Time v={item.time} />],
-            ['Host', <a href={href('alerts', undefined, { host: item.host })}><X v={item.host} /></a>],
-            ['User', <X v={item.user} />],
-            ['Image', <X v={str(get(d, 'process.executable'))} className="mono" />],
-            ['Incident', <X v={item.incident_id} className="mono" />],
-          ]}
-        />
-        <pre class="cmdline" id="cmdline">
-          <X v={str(get(d, 'process.command_line'))} />
-        </pre>
-      </header>
+      <AlertHead item={item} rules={rules} back={<a href={href('alerts')}>← alerts</a>} incident={<X v={item.incident_id} className="mono" />} />
       <div class="detail-grid">
         <IntentPanel alert={d} />
         <WhyPanel item={{ ...item, actions: [], audit: [] }} rules={rules} />

@@ -11,8 +11,9 @@ import { ProcessTree } from '../parts/ProcessTree.js';
 import { ActionCard, AuditTrail } from '../parts/ActionCard.js';
 import { useCan } from '../me.js';
 import { Timeline, type TimelineItem } from '../parts/Timeline.js';
-import { AlertTable, ruleTitle } from './Alerts.js';
+import { AlertTable } from './Alerts.js';
 import { SuppressFromAlert } from './suppress.js';
+import { AlertHead } from '../parts/AlertHead.js';
 
 const SENSITIVE = new Set(['registry_hive', 'ad_database', 'password_database', 'memory_dump', 'private_key', 'credential_store', 'browser_data', 'user_documents', 'system_config']);
 const FLAG_LABELS: Record<string, string> = {
@@ -231,32 +232,17 @@ export function AlertDetail({ id, reload }: { id: string; reload: number }) {
   const d = item.alert;
   return (
     <article class="detail alert-detail">
-      <header class="detail-head">
-        <p class="back">
+      <AlertHead
+        item={item}
+        rules={rules}
+        back={
           <a href="#/alerts" onClick={(e) => (history.length > 1 ? (e.preventDefault(), history.back()) : undefined)}>
             ← back
           </a>
-        </p>
-        <h2>
-          <Sev v={item.severity} /> <X v={ruleTitle(item, rules)} />
-        </h2>
-        <p class="reason" id="reason">
-          <X v={str(get(d, 'procwatch.reason')) ?? 'no reason recorded'} />
-        </p>
-        <Fields
-          rows={[
-            ['Time', <Time v={item.time} />],
-            ['Host', <a href={href('alerts', undefined, { host: item.host })}><X v={item.host} /></a>],
-            ['User', <X v={item.user} />],
-            ['Image', <X v={str(get(d, 'process.executable'))} className="mono" />],
-            ['Status', `${item.status}${item.assignee ? ` — ${item.assignee}` : ''}${item.status_reason ? ` (${item.status_reason})` : ''}${item.suppressed ? ' — suppressed' : ''}`],
-            ['Incident', item.incident_id ? <a href={href('incidents', item.incident_id)}><X v={item.incident_id} className="mono" /></a> : undefined],
-          ]}
-        />
-        <pre class="cmdline" id="cmdline">
-          <X v={str(get(d, 'process.command_line'))} />
-        </pre>
-      </header>
+        }
+        status={`${item.status}${item.assignee ? ` — ${item.assignee}` : ''}${item.status_reason ? ` (${item.status_reason})` : ''}${item.suppressed ? ' — suppressed' : ''}`}
+        incident={item.incident_id ? <a href={href('incidents', item.incident_id)}><X v={item.incident_id} className="mono" /></a> : undefined}
+      />
       <div class="detail-grid">
         <IntentPanel alert={d} />
         <WhyPanel item={item} rules={rules} />
