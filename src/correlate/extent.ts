@@ -34,12 +34,12 @@ export interface ExtentLimits {
 export const DEFAULT_EXTENT_LIMITS: ExtentLimits = { executed: 20, hosts: 20, processesPerHost: 10, alerts: 20 };
 
 /** Programs that run a file named on their command line. */
-const SCRIPT_HOSTS = new Set(['powershell.exe', 'pwsh.exe', 'cscript.exe', 'wscript.exe', 'mshta.exe', 'rundll32.exe', 'regsvr32.exe', 'cmd.exe']);
+export const SCRIPT_HOSTS = new Set(['powershell.exe', 'pwsh.exe', 'cscript.exe', 'wscript.exe', 'mshta.exe', 'rundll32.exe', 'regsvr32.exe', 'cmd.exe']);
 
 /** Paths longer than this are not compared (no real Windows path is; bounds the work per record). */
 const MAX_PATH_CHARS = 2048;
 
-interface CertreqFacts {
+export interface CertreqFacts {
   alert: Alert;
   self: StartRecord | undefined;
   /** Normalised absolute response file, when it can be known without expanding variables. */
@@ -103,7 +103,7 @@ export function applyExtent(alerts: readonly Alert[], index: ProcessIndex, limit
   }
 }
 
-function certreqFactsOf(alert: Alert, index: ProcessIndex): CertreqFacts | undefined {
+export function certreqFactsOf(alert: Alert, index: ProcessIndex): CertreqFacts | undefined {
   const intent = alert.context?.certreq as { response_file?: string; upload_file?: string; url?: string } | undefined;
   if (!intent || (intent.response_file === undefined && intent.url === undefined && intent.upload_file === undefined)) return undefined;
   const self = index.startRecordOf(alert.event) ?? index.processOf(alert.event);
@@ -156,7 +156,7 @@ function isAbsoluteWin(p: string): boolean {
 }
 
 /** The URL as a comparison key (scheme and host lower case, default port dropped); as written when unparseable. */
-function canonicalUrl(url: string): string {
+export function canonicalUrl(url: string): string {
   try {
     return new URL(url).href;
   } catch {
@@ -164,7 +164,7 @@ function canonicalUrl(url: string): string {
   }
 }
 
-function hostOfUrl(url: string): string | undefined {
+export function hostOfUrl(url: string): string | undefined {
   try {
     const host = new URL(url).hostname.toLowerCase();
     return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
@@ -210,7 +210,7 @@ function buildIndex(index: ProcessIndex): ExtentIndex {
 }
 
 /** Sysmon 22 QueryResults: "type:  5 cdn.example;::ffff:203.0.113.7;203.0.113.8;" → the addresses. */
-function resultIps(results: string): string[] {
+export function resultIps(results: string): string[] {
   const ips: string[] = [];
   for (const part of results.split(';')) {
     const token = part.trim().replace(/^::ffff:/i, '').toLowerCase();
@@ -249,7 +249,7 @@ function executedBy(c: CertreqFacts, x: ExtentIndex, limits: ExtentLimits): { li
 }
 
 /** The command line names the path itself, not a longer name that starts with it (update.exe.bak, x.exe2). */
-function namesPath(line: string, path: string): boolean {
+export function namesPath(line: string, path: string): boolean {
   for (let at = line.indexOf(path); at !== -1; at = line.indexOf(path, at + 1)) {
     const before = at === 0 ? '' : line[at - 1]!;
     const after = line[at + path.length] ?? '';
@@ -263,21 +263,26 @@ function namesPath(line: string, path: string): boolean {
 const NAME_CHAR = /^[a-z0-9._$~-]$/;
 
 /** A Sysmon 1 and a 4688 of one process (PID and image equal, within 2 s, one with a GUID) are listed once. */
-function sameProcess(a: StartRecord, b: StartRecord): boolean {
+export function sameProcess(a: StartRecord, b: StartRecord): boolean {
   if (a.guid !== undefined && b.guid !== undefined) return a.guid === b.guid;
   return a.pid === b.pid && Math.abs(a.ms - b.ms) <= 2000 && (a.image ?? '').toLowerCase() === (b.image ?? '').toLowerCase();
 }
 
-function executedEntry(r: StartRecord, alertId: string | undefined): Record<string, unknown> {
+export function executedEntry(r: StartRecord, alertId: string | undefined): Record<string, unknown> {
   return compact({ pid: r.pid, guid: r.guid, image: r.image, command_line: r.commandLine, start: r.ref.time, alert_id: alertId });
 }
 
 function escalate(c: CertreqFacts, first: StartRecord, count: number): void {
   const ctx = c.alert.context as AlertContext;
+  ctx.severity = 'critical';
+  ctx.reason = ranReason(ctx.reason, c, first, count);
+}
+
+/** The reason of a certreq alert whose downloaded file ran: the triage reason, then what ran, when, as what. */
+export function ranReason(base: string | undefined, c: Pick<CertreqFacts, 'responseFile' | 'responsePath'>, first: StartRecord, count: number): string {
   const more = count > 1 ? ` (and ${count - 1} more process${count === 2 ? '' : 'es'})` : '';
   const how = absolutePath(first.image ?? '') === c.responsePath ? '' : ` via ${basename(first.image ?? 'a script host')}`;
-  ctx.severity = 'critical';
-  ctx.reason = `${ctx.reason ?? 'certreq download'} and the downloaded file ${c.responseFile} ran${how} at ${first.ref.time} as PID ${first.pid ?? '?'}${more}`;
+  return `${base ?? 'certreq download'} and the downloaded file ${c.responseFile} ran${how} at ${first.ref.time} as PID ${first.pid ?? '?'}${more}`;
 }
 
 function linkBack(target: Alert | undefined, c: CertreqFacts, limits: ExtentLimits): void {
@@ -391,7 +396,7 @@ function push<T>(m: Map<string, T[]>, key: string, v: T): void {
 }
 
 
-function text(v: string | number | undefined): string | undefined {
+export function text(v: string | number | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : String(v).toLowerCase();
 }
 
@@ -411,7 +416,7 @@ function byTime(a: { ms: number; seq: number }, b: { ms: number; seq: number }):
   return a.ms - b.ms || a.seq - b.seq;
 }
 
-function compact(obj: Record<string, unknown>): Record<string, unknown> {
+export function compact(obj: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
   return out;

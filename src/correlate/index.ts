@@ -28,6 +28,7 @@ import { triage } from '../triage/severity.js';
 import { Suppressor } from '../triage/suppress.js';
 import { activityOf, processFacts, timeOf, type ProcessFacts } from './fields.js';
 import { applyExtent } from './extent.js';
+import { LiveExtent, type LiveExtentLimits, type LiveExtentStats } from './extentLive.js';
 import { IncidentTracker, type Incident } from './incidents.js';
 import { ProcessIndex, type EvidenceRecord, type IndexRecord, type StartRecord } from './processIndex.js';
 
@@ -60,6 +61,8 @@ export interface CorrelatorOptions {
    * (default 20,000; 0 = none). Each costs its event (~1–3 KB); beyond it the oldest keep the context they have.
    */
   watchCapacity?: number;
+  /** Caps of the live extent of certreq alerts (streaming use, watchCapacity > 0; see extentLive.ts). */
+  extent?: Partial<LiveExtentLimits>;
 }
 
 /** The parts of an alert's context that later events of its process complete. */
@@ -70,8 +73,11 @@ export type LiveContext = { process_tree?: unknown; lifetime?: unknown; evidence
 export interface ContextUpdate {
   /** The alert id (as alertsFor made it). */
   id: string;
-  /** The new process_tree, lifetime and evidence (evidence absent when there is none). */
-  context: LiveContext;
+  /** The new process_tree, lifetime and evidence (evidence absent when there is none); or the new extent. */
+  context: LiveContext & { extent?: Record<string, unknown> };
+  /** A certreq alert whose downloaded file ran: raised to critical, with a reason saying so (extent). */
+  severity?: Severity;
+  reason?: string;
 }
 
 /** What is kept of a followed alert: its event (to find its process) and a digest of its last live context. */
@@ -113,6 +119,8 @@ export class Correlator {
   private readonly watchCapacity: number;
   /** The open batch (begin → confirm/rollback): candidate alert ids and how to undo what they changed. */
   private batch: { ids: Set<string>; undo: (() => void)[] } | undefined;
+  /** Extent of certreq alerts kept up to date (streaming use only: scan computes it in finalize). */
+  private readonly extent: LiveExtent | undefined;
 
   constructor(options: CorrelatorOptions = {}) {
     const config: TriageConfig = options.config !== undefined
@@ -132,11 +140,13 @@ export class Correlator {
     this.treeDepth = options.treeDepth ?? 5;
     this.maxChildren = options.maxChildren ?? 20;
     this.watchCapacity = options.watchCapacity ?? 20_000;
+    this.extent = this.watchCapacity > 0 ? new LiveExtent(this.index, options.extent, (undo) => this.journal(undo)) : undefined;
   }
 
   /** Every decoded event passes through here (process index, terminations, network/file evidence). */
   observe(event: WinEvent): void {
     const rec = this.index.add(event);
+    if (rec !== undefined) this.extent?.observe(rec);
     // Most events: no record (not process activity) or no followed alert on their keys — one lookup per key.
     if (rec !== undefined && this.watchers.size > 0) this.touch(rec);
   }
@@ -167,6 +177,9 @@ export class Correlator {
       out.push({ id, context: fresh });
     }
     this.dirty.clear();
+    for (const u of this.extent?.take() ?? []) {
+      out.push({ id: u.id, context: { extent: u.extent }, ...(u.severity ? { severity: u.severity } : {}), ...(u.reason !== undefined ? { reason: u.reason } : {}) });
+    }
     return out;
   }
 
@@ -188,6 +201,7 @@ export class Correlator {
       else this.remember(id);
       const alert: Alert = { id, rule: d.rule, event, ...(process ? { process } : {}), matchedRules };
       alert.context = this.contextOf(alert);
+      this.extent?.onAlert(alert);
       if (alert.context.suppressed) this.noteSuppressed(alert);
       else this.assignIncident(alert, this.tracker);
       this.follow(alert);
@@ -264,6 +278,11 @@ export class Correlator {
   /** Incidents known so far (after finalize: of the whole input), oldest first. */
   incidents(): Incident[] {
     return this.tracker.incidents();
+  }
+
+  /** What the live extent holds and forgot (undefined in scan mode). */
+  extentStats(): LiveExtentStats | undefined {
+    return this.extent?.stats();
   }
 
   /** Figures for the summary line and for tests. */

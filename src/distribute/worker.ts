@@ -99,6 +99,7 @@ export class EventWorker {
         store,
         workflows: config.workflows,
         deliveries: forwarder.attempts(),
+    ...(forwarder.runnerBatch() ? { batch: forwarder.runnerBatch()! } : {}),
         onError: (err) => notice(`procwatch worker: response runner: ${err.message}`),
       });
       const ingestor = new Ingestor({
@@ -113,11 +114,10 @@ export class EventWorker {
         expectedEvents: config.retention.maxEvents,
         ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
         ...(forwarder.size > 0 ? { planMore: (a: Parameters<Forwarder['plan']>[0]) => forwarder.plan(a) } : {}),
+        // The forwards of an update are written with it (outbox): wake the runner for them.
+        ...(forwarder.updateOutbox() ? { updateOutbox: forwarder.updateOutbox()! } : {}),
         onContextUpdated: (rows) => {
-          forwarder.updated(rows).then(
-            (ids) => ids.length > 0 && runner.kick(),
-            (err: Error) => notice(`procwatch worker: alert updates not queued for forwarding: ${err.message}`),
-          );
+          if (rows.length > 0 && forwarder.updateOutbox()) runner.kick();
         },
         onCommitted: (_alerts, actionIds, hits) => {
           for (const id of hits) store.countSuppressionHit(id).catch(() => {});

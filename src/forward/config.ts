@@ -38,8 +38,10 @@ export interface ElasticOptions {
   url: string;
   index: string;
   auth?: { basic: { username: string; password: string } } | { apiKey: string };
-  /** Alerts sent in one `_bulk` request at most. */
+  /** Alerts sent in one `_bulk` request at most (default 500). */
   batchSize: number;
+  /** Bytes of one `_bulk` request body at most (default 5 MiB; a larger alert goes alone). */
+  batchBytes: number;
 }
 
 export interface SplunkOptions {
@@ -78,7 +80,7 @@ const MAX_DESTINATIONS = 32;
 const COMMON_KEYS = ['name', 'kind', 'address', 'tls', 'alerts', 'updates', 'retry', 'timeout_ms'];
 const KIND_KEYS: Record<ForwardKind, string[]> = {
   syslog: ['facility', 'app_name', 'hostname', 'max_message_bytes'],
-  elasticsearch: ['index', 'username', 'password', 'api_key', 'batch_size'],
+  elasticsearch: ['index', 'username', 'password', 'api_key', 'batch_size', 'batch_bytes'],
   splunk_hec: ['token', 'source', 'sourcetype', 'index'],
 };
 
@@ -191,7 +193,12 @@ function parseElastic(d: Record<string, unknown>, url: string, at: string): Elas
   const index = d.index === undefined ? 'procwatch-alerts' : str(d.index, `${at}.index`);
   // Elasticsearch's own index-name rules: lower case, no path or wildcard characters, not starting with -_+.
   if (!/^[a-z0-9][a-z0-9._-]{0,254}$/.test(index)) throw new ConfigError(`${at}.index: expected a lower-case Elasticsearch index or data stream name`);
-  const opts: ElasticOptions = { url, index, batchSize: d.batch_size === undefined ? 100 : int(d.batch_size, `${at}.batch_size`, 1, 10_000) };
+  const opts: ElasticOptions = {
+    url,
+    index,
+    batchSize: d.batch_size === undefined ? 500 : int(d.batch_size, `${at}.batch_size`, 1, 10_000),
+    batchBytes: d.batch_bytes === undefined ? 5 << 20 : int(d.batch_bytes, `${at}.batch_bytes`, 1024, 100 << 20),
+  };
   if (d.api_key !== undefined) {
     if (d.username !== undefined || d.password !== undefined) throw new ConfigError(`${at}: give api_key or username/password, not both`);
     opts.auth = { apiKey: str(d.api_key, `${at}.api_key`) };

@@ -22,12 +22,37 @@ interface BulkItem {
 }
 
 export function bulkBody(items: ForwardItem[], index: string): Buffer {
-  const lines: string[] = [];
-  for (const it of items) {
-    lines.push(JSON.stringify({ [it.update ? 'index' : 'create']: { _index: index, _id: it.alertId } }), JSON.stringify(it.doc));
-  }
-  // _bulk requires the last line to end with a newline too.
-  return Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+  return Buffer.from(items.map((it) => bulkLines(it, index)).join(''), 'utf8');
+}
+
+/** One item's action and document lines, each ending with a newline (_bulk requires the last one too). */
+function bulkLines(it: ForwardItem, index: string): string {
+  return `${JSON.stringify({ [it.update ? 'index' : 'create']: { _index: index, _id: it.alertId } })}\n${JSON.stringify(it.doc)}\n`;
+}
+
+/**
+ * Items cut into _bulk batches: at most `size` items and `bytes` bytes each (an item larger than `bytes` goes
+ * alone). Returns the batches as index ranges into `items`.
+ */
+export function bulkBatches(items: ForwardItem[], index: string, size: number, bytes: number): { from: number; to: number; body: Buffer }[] {
+  const out: { from: number; to: number; body: Buffer }[] = [];
+  let parts: string[] = [];
+  let from = 0;
+  let held = 0;
+  items.forEach((it, i) => {
+    const lines = bulkLines(it, index);
+    const n = Buffer.byteLength(lines, 'utf8');
+    if (parts.length > 0 && (parts.length >= size || held + n > bytes)) {
+      out.push({ from, to: i, body: Buffer.from(parts.join(''), 'utf8') });
+      parts = [];
+      from = i;
+      held = 0;
+    }
+    parts.push(lines);
+    held += n;
+  });
+  if (parts.length > 0) out.push({ from, to: items.length, body: Buffer.from(parts.join(''), 'utf8') });
+  return out;
 }
 
 export class ElasticSender implements Delivery {
@@ -52,6 +77,13 @@ export class ElasticSender implements Delivery {
     this.flush();
   }
 
+  /** The runner's batch of due forwards: _bulk requests of at most batch_size alerts and batch_bytes, in turn. */
+  async deliverMany(items: ForwardItem[]): Promise<DeliveryResult[]> {
+    const results: DeliveryResult[] = [];
+    for (const b of bulkBatches(items, this.o.index, this.o.batchSize, this.o.batchBytes)) results.push(...(await this.sendBody(items.slice(b.from, b.to), b.body)));
+    return results;
+  }
+
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -71,11 +103,15 @@ export class ElasticSender implements Delivery {
 
   /** One _bulk request; a result per item, in order. */
   async send(items: ForwardItem[]): Promise<DeliveryResult[]> {
+    return this.sendBody(items, bulkBody(items, this.o.index));
+  }
+
+  private async sendBody(items: ForwardItem[], body: Buffer): Promise<DeliveryResult[]> {
     const all = (r: DeliveryResult): DeliveryResult[] => items.map(() => r);
     let res;
     try {
       // Elasticsearch answers about 200 bytes per item; the cap bounds what a confused server can make us hold.
-      res = await post(`${this.o.url}/_bulk`, this.headers(), bulkBody(items, this.o.index), { timeoutMs: this.timeoutMs, maxResponseBytes: (64 << 10) + 2048 * items.length, ...(this.tls ? { tls: this.tls } : {}) });
+      res = await post(`${this.o.url}/_bulk`, this.headers(), body, { timeoutMs: this.timeoutMs, maxResponseBytes: (64 << 10) + 2048 * items.length, ...(this.tls ? { tls: this.tls } : {}) });
     } catch (err) {
       return all({ ok: false, final: false, error: `${this.o.url}/_bulk: ${requestError(err, this.timeoutMs)}` });
     }

@@ -2,12 +2,12 @@
  * Alert forwarding to existing systems (syslog, Elasticsearch, Splunk HEC). Each (alert, destination) pair is
  * a stored action of kind `forward`, written in the same transaction as the alert, so the action runner's
  * machinery does the rest: attempts, retries with backoff, the dead letter, and the requeue after a crash.
- * Later states of an alert (status changes, context from later events) become further `forward` actions once
- * the change is stored. A delivery always sends the alert as stored at that moment.
+ * Later states of an alert (status changes, context from later events) become further `forward` actions written
+ * in the transaction that stores the change (an outbox, see store/outbox.ts). A delivery always sends the alert as stored at that moment.
  */
-import { createHash } from 'node:crypto';
 import type { ActionRow, AlertRow, NewAction, NewAlert, Store } from '../store/types.js';
 import { severityRank } from '../store/types.js';
+import { outboxActions, type OutboxRule } from '../store/outbox.js';
 import { actionId } from '../respond/plan.js';
 import type { ForwardDestination } from './config.js';
 import { ElasticSender } from './elastic.js';
@@ -35,7 +35,10 @@ export interface ForwardAttempt {
   backoffMs: number;
   maxBackoffMs: number;
   attempt(a: ActionRow): Promise<{ ok: boolean; final?: boolean; detail: Record<string, unknown>; error?: string }>;
+  attemptMany(actions: ActionRow[]): Promise<{ ok: boolean; final?: boolean; detail: Record<string, unknown>; error?: string }[]>;
 }
+
+type Outcome = { ok: boolean; final?: boolean; detail: Record<string, unknown>; error?: string };
 
 interface Destination {
   config: ForwardDestination;
@@ -63,19 +66,28 @@ export class Forwarder {
   }
 
   /**
-   * Alerts whose stored state changed: one update action per destination that takes updates, stored now (the
-   * change itself is already committed). The id includes the alert's update time, so telling the same change
-   * twice queues it once. Returns the ids of actions created.
+   * The outbox rules of alert updates: handed to the store's update calls (updateAlert, updateAlertContexts),
+   * which write one update action per destination that takes updates in the SAME transaction as the change, so
+   * a stored change always has its forwards queued (see store/outbox.ts). Undefined when no destination takes
+   * updates.
+   */
+  updateOutbox(): OutboxRule[] | undefined {
+    const rules = this.destinations
+      .filter((d) => d.config.updates)
+      .map((d) => {
+        const a = newAction('', d.config, 'update', '');
+        return { workflow: a.workflow, kind: a.kind, maxAttempts: a.maxAttempts, request: a.request, minSeverity: d.config.minSeverity, includeSuppressed: d.config.includeSuppressed };
+      });
+    return rules.length > 0 ? rules : undefined;
+  }
+
+  /**
+   * Alerts whose stored state changed outside an outbox-aware call (a later commit of another component):
+   * queues their update actions now, with the ids the outbox would have used (a change told twice queues once).
+   * Returns the ids of actions created.
    */
   async updated(rows: AlertRow[]): Promise<string[]> {
-    const actions: NewAction[] = [];
-    for (const row of rows) {
-      for (const d of this.destinations) {
-        if (!d.config.updates || !wanted(d.config, row)) continue;
-        const id = createHash('sha256').update(`${row.id}|${forwardWorkflow(d.config.name)}|update|${row.updatedAt}`).digest('hex').slice(0, 32);
-        actions.push(newAction(row.id, d.config, 'update', id));
-      }
-    }
+    const actions = rows.flatMap((row) => outboxActions(row, this.updateOutbox()));
     if (actions.length === 0) return [];
     const r = await this.store.commit([], { alerts: [], actions });
     return r.actionsCreated;
@@ -86,24 +98,59 @@ export class Forwarder {
     return new Map(
       this.destinations.map((d) => [
         forwardWorkflow(d.config.name),
-        { backoffMs: d.config.retry.backoffMs, maxBackoffMs: d.config.retry.maxBackoffMs, attempt: (a: ActionRow) => this.attempt(d, a) },
+        {
+          backoffMs: d.config.retry.backoffMs,
+          maxBackoffMs: d.config.retry.maxBackoffMs,
+          attempt: (a: ActionRow) => this.attempt(d, a),
+          attemptMany: (actions: ActionRow[]) => this.attemptMany(d, actions),
+        },
       ]),
     );
+  }
+
+  /**
+   * How the action runner claims forward actions: apart from response actions, up to one batch per
+   * destination at once (an Elasticsearch destination's batch_size, 100 for the others).
+   */
+  runnerBatch(): { kind: string; limit: number } | undefined {
+    if (this.destinations.length === 0) return undefined;
+    const limit = this.destinations.reduce((n, d) => n + (d.config.kind === 'elasticsearch' ? d.config.elasticsearch.batchSize : 100), 0);
+    return { kind: FORWARD_KIND, limit };
   }
 
   close(): void {
     for (const d of this.destinations) d.sender.close();
   }
 
-  private async attempt(d: Destination, a: ActionRow): Promise<{ ok: boolean; final?: boolean; detail: Record<string, unknown>; error?: string }> {
-    const name = d.config.name;
-    const row = await this.store.getAlert(a.alertId);
-    let r: DeliveryResult;
-    if (!row) r = { ok: false, final: true, error: `alert ${a.alertId} is no longer stored` };
-    else {
+  private async attempt(d: Destination, a: ActionRow): Promise<Outcome> {
+    return (await this.attemptMany(d, [a]))[0]!;
+  }
+
+  /** Several forwards of one destination: each alert read as stored now, delivered together when the sender batches. */
+  private async attemptMany(d: Destination, actions: ActionRow[]): Promise<Outcome[]> {
+    const rows = await Promise.all(actions.map((a) => this.store.getAlert(a.alertId)));
+    const items: ForwardItem[] = [];
+    const at: number[] = [];
+    const results: DeliveryResult[] = actions.map((a, i) => {
+      const row = rows[i];
+      if (!row) return { ok: false, final: true, error: `alert ${a.alertId} is no longer stored` };
       const op = (a.request.forward as { op?: string } | undefined)?.op;
-      r = await d.sender.deliver(forwardItem(row, op === 'update'));
+      at.push(i);
+      items.push(forwardItem(row, op === 'update'));
+      return { ok: true };
+    });
+    let delivered: DeliveryResult[];
+    try {
+      delivered = d.sender.deliverMany ? await d.sender.deliverMany(items) : await Promise.all(items.map((it) => d.sender.deliver(it)));
+    } catch (err) {
+      delivered = items.map(() => ({ ok: false, final: false, error: `delivery failed: ${(err as Error).message}` }));
     }
+    at.forEach((i, k) => (results[i] = delivered[k] ?? { ok: false, final: false, error: 'no result for this alert' }));
+    return results.map((r, i) => this.outcome(d, actions[i]!, r));
+  }
+
+  private outcome(d: Destination, a: ActionRow, r: DeliveryResult): Outcome {
+    const name = d.config.name;
     if (r.ok) {
       this.counters?.sent(name);
       return { ok: true, detail: { destination: name, ...r.detail } };

@@ -20,5 +20,7 @@ export type DeliveryResult = { ok: true; detail?: Record<string, unknown> } | { 
 
 export interface Delivery {
   deliver(item: ForwardItem): Promise<DeliveryResult>;
+  /** Many items at once (one request per batch where the protocol allows): a result per item, in order. */
+  deliverMany?(items: ForwardItem[]): Promise<DeliveryResult[]>;
   close(): void;
 }

@@ -66,6 +66,11 @@ export function toEcsAlert(alert: Alert): EcsDocument {
   return doc;
 }
 
+/** `event.severity` / `event.risk_score` of a severity (an alert escalated later gets them anew). */
+export function riskScore(severity: string): number {
+  return RISK_SCORE[severity] ?? 47;
+}
+
 /** ECS risk scores as Elastic maps Sigma levels. */
 const RISK_SCORE: Record<string, number> = { informational: 21, low: 21, medium: 47, high: 73, critical: 99 };
 

@@ -22,6 +22,11 @@ export interface RunnerOptions {
   onError?: (err: Error) => void;
   /** Actions of other components (alert forwarding), by workflow name: attempted here with the same retries. */
   deliveries?: ReadonlyMap<string, Delivery>;
+  /**
+   * Actions of this kind are claimed apart from the others, up to `limit` at once, and handed to their
+   * delivery's attemptMany per workflow (alert forwarding: one _bulk request for many alerts).
+   */
+  batch?: { kind: string; limit: number };
 }
 
 /** An action kind another component delivers; `final` dead-letters at once (retrying cannot help). */
@@ -29,6 +34,8 @@ export interface Delivery {
   backoffMs: number;
   maxBackoffMs?: number;
   attempt(a: ActionRow): Promise<AttemptResult & { final?: boolean }>;
+  /** Several due actions of this workflow at once: a result per action, in order. */
+  attemptMany?(actions: ActionRow[]): Promise<(AttemptResult & { final?: boolean })[]>;
 }
 
 export class ApprovalError extends Error {
@@ -49,6 +56,7 @@ export class ActionRunner {
   private readonly onOutcome: (kind: string, status: string) => void;
   private readonly onError: (err: Error) => void;
   private readonly deliveries: ReadonlyMap<string, Delivery>;
+  private readonly batch: { kind: string; limit: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -62,6 +70,7 @@ export class ActionRunner {
     this.onOutcome = options.onOutcome ?? (() => {});
     this.onError = options.onError ?? (() => {});
     this.deliveries = options.deliveries ?? new Map();
+    this.batch = options.batch;
   }
 
   async start(): Promise<void> {
@@ -158,10 +167,41 @@ export class ActionRunner {
 
   private async drain(): Promise<void> {
     for (;;) {
-      const due = await this.store.dueActions(Date.now(), this.concurrency);
-      if (due.length === 0 || this.stopped) return;
-      await Promise.all(due.map((a) => this.execute(a)));
+      const now = Date.now();
+      const b = this.batch;
+      const due = await this.store.dueActions(now, this.concurrency, b ? { not: b.kind } : undefined);
+      const batched = b ? await this.store.dueActions(now, b.limit, { is: b.kind }) : [];
+      if ((due.length === 0 && batched.length === 0) || this.stopped) return;
+      await Promise.all([...due.map((a) => this.execute(a)), this.executeBatched(batched)]);
     }
+  }
+
+  /**
+   * Batched actions, per workflow, through the delivery's attemptMany. No `running` mark is written before the
+   * attempt (it would cost a store write per action): an attempt cut short by a crash leaves its actions
+   * pending, and they are attempted again (at-least-once, as ever). Actions whose delivery cannot batch, or is
+   * gone from the configuration, take the one-by-one path.
+   */
+  private async executeBatched(actions: ActionRow[]): Promise<void> {
+    const groups = new Map<string, ActionRow[]>();
+    const single: ActionRow[] = [];
+    for (const a of actions) {
+      const many = this.deliveries.get(a.workflow)?.attemptMany;
+      if (!many || a.dryRun || typeof a.request.refused === 'string') single.push(a);
+      else {
+        const g = groups.get(a.workflow);
+        if (g) g.push(a);
+        else groups.set(a.workflow, [a]);
+      }
+    }
+    await Promise.all([
+      ...single.map((a) => this.execute(a)),
+      ...[...groups].map(async ([workflow, group]) => {
+        const delivery = this.deliveries.get(workflow)!;
+        const results = await delivery.attemptMany!(group);
+        await Promise.all(group.map((a, i) => this.record(a, a.attempts + 1, results[i] ?? { ok: false, detail: {}, error: 'no result for this action' }, undefined, delivery)));
+      }),
+    ]);
   }
 
   private async execute(a: ActionRow): Promise<void> {
@@ -191,18 +231,25 @@ export class ActionRunner {
     const attempt = a.attempts + 1;
     await this.store.updateAction(a.id, { status: 'running', attempts: attempt });
     const result: AttemptResult & { final?: boolean } = delivery ? await delivery.attempt(a) : await this.attempt(a, wf!);
+    return this.record(a, attempt, result, wf, delivery);
+  }
+
+  /** The outcome of an attempt: succeeded, retrying after a backoff, or dead-lettered (the last try, or final). */
+  private async record(a: ActionRow, attempt: number, result: AttemptResult & { final?: boolean }, wf: Workflow | undefined, delivery: Delivery | undefined): Promise<void> {
+    const audit = (action: string, detail: Record<string, unknown>): Promise<void> =>
+      this.store.audit({ actor: 'procwatch', action, targetType: 'action', targetId: a.id, detail: { workflow: a.workflow, kind: a.kind, alert_id: a.alertId, ...detail } });
     if (result.ok) {
-      await this.store.updateAction(a.id, { status: 'succeeded', result: result.detail, lastError: null });
+      await this.store.updateAction(a.id, { status: 'succeeded', attempts: attempt, result: result.detail, lastError: null });
       await audit('action.succeeded', { attempt, result: result.detail });
       return this.onOutcome(a.kind, 'succeeded');
     }
     if (attempt < a.maxAttempts && !result.final) {
-      const delay = Math.min(delivery?.maxBackoffMs ?? Infinity, (delivery?.backoffMs ?? wf!.retry.backoffMs) * 2 ** (attempt - 1));
-      await this.store.updateAction(a.id, { status: 'retrying', nextAttemptAt: Date.now() + delay, result: result.detail, lastError: result.error ?? 'failed' });
+      const delay = Math.min(delivery?.maxBackoffMs ?? Infinity, (delivery?.backoffMs ?? wf?.retry.backoffMs ?? 1000) * 2 ** (attempt - 1));
+      await this.store.updateAction(a.id, { status: 'retrying', attempts: attempt, nextAttemptAt: Date.now() + delay, result: result.detail, lastError: result.error ?? 'failed' });
       await audit('action.attempt_failed', { attempt, error: result.error, result: result.detail, retry_in_ms: delay });
       return this.onOutcome(a.kind, 'retrying');
     }
-    await this.store.updateAction(a.id, { status: 'dead_letter', result: result.detail, lastError: result.error ?? 'failed' });
+    await this.store.updateAction(a.id, { status: 'dead_letter', attempts: attempt, result: result.detail, lastError: result.error ?? 'failed' });
     await audit('action.dead_letter', { attempt, error: result.error, result: result.detail });
     this.onOutcome(a.kind, 'dead_letter');
   }

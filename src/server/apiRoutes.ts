@@ -2,6 +2,7 @@
  * The REST API under /api (alerts, incidents, rules, suppressions, actions, audit, health), Prometheus
  * /metrics, and the SSE alert stream. Lists page with `limit`/`offset` and answer `{total, limit, offset, items}`.
  */
+import type { OutboxRule } from '../store/outbox.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RuleMeta } from '../model/alert.js';
 import type { ActionRow, AlertRow, AuditEntry, IncidentRow, StatusChange, Store, Suppression } from '../store/types.js';
@@ -59,7 +60,9 @@ export interface ApiDeps {
   queueCapacity: number;
   version: string;
   startedAt: number;
-  /** A status change is stored: queue what follows from it (alert forwarding) before the change is answered. */
+  /** Actions that follow a status change (forwards), written in its transaction (store/outbox.ts). */
+  alertOutbox?: OutboxRule[];
+  /** A status change is stored (with its outbox): wake what runs the outbox actions. */
   afterAlertUpdate?: (row: AlertRow) => Promise<unknown>;
   /** Every route the server registered (for GET /api/openapi.json). */
   registeredRoutes: readonly RegisteredRoute[];
@@ -305,7 +308,7 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
 
   const patchAlert = async (req: FastifyRequest): Promise<AlertItem> => {
     const id = idOf(req);
-    const a = await store.updateAlert(id, statusChange(req));
+    const a = await store.updateAlert(id, statusChange(req), d.alertOutbox);
     if (!a) throw new HttpError(404, `no alert ${id}`);
     await d.afterAlertUpdate?.(a);
     const view = alertView(a);

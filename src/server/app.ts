@@ -152,6 +152,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     store,
     workflows: config.workflows,
     deliveries: forwarder.attempts(),
+    ...(forwarder.runnerBatch() ? { batch: forwarder.runnerBatch()! } : {}),
     onOutcome: (kind, status) => metrics.actions.inc({ kind, status }),
     onError: (err) => {
       metrics.errors.inc({ component: 'respond' });
@@ -159,17 +160,9 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     },
   });
 
-  // Later states of stored alerts, queued as forward actions (the change itself is committed already).
-  const forwardUpdates = (rows: AlertRow[]): Promise<void> =>
-    forwarder.updated(rows).then(
-      (ids) => {
-        if (ids.length > 0) runner.kick();
-      },
-      (err: Error) => {
-        metrics.errors.inc({ component: 'forward' });
-        notice(`procwatch: alert updates not queued for forwarding: ${err.message}`);
-      },
-    );
+  // Later states of stored alerts are forwarded through the outbox: the store writes their forward actions in
+  // the transaction of the change (store/outbox.ts); the runner is woken once it is committed.
+  const updateOutbox = forwarder.updateOutbox();
 
   const ingestor = new Ingestor({
     store,
@@ -182,6 +175,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     expectedEvents: config.retention.maxEvents,
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     ...(forwarder.size > 0 ? { planMore: (a: NewAlert) => forwarder.plan(a) } : {}),
+    ...(updateOutbox ? { updateOutbox } : {}),
     onCommitted: (alerts, actionIds, hits) => {
       for (const a of alerts) {
         hub.publish('alert', a.id, {
@@ -203,7 +197,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     // Later events completed a stored alert's tree/lifetime/evidence: consoles showing it refresh.
     onContextUpdated: (rows) => {
       for (const row of rows) hub.publish('alert-updated', row.id, alertView(row));
-      forwardUpdates(rows);
+      if (rows.length > 0 && updateOutbox) runner.kick();
     },
     onCommitFailed: everyTenSeconds((err, repeated) => notice(`procwatch: ${err.message}; answering 503 (retry)${repeated > 0 ? ` (${repeated} more since the last report)` : ''}`)),
     onDetectionError: (err, ev) => {
@@ -385,7 +379,7 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     queueCapacity: config.limits.queueEvents,
     version,
     startedAt,
-    ...(forwarder.size > 0 ? { afterAlertUpdate: async (row: AlertRow) => (await forwarder.updated([row])).length > 0 && runner.kick() } : {}),
+    ...(updateOutbox ? { alertOutbox: updateOutbox, afterAlertUpdate: async () => runner.kick() } : {}),
     registeredRoutes,
   });
   registerStatsRoutes(app, store);

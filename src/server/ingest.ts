@@ -19,7 +19,8 @@
  * Later events of an alerting process (its termination, children, network/DNS/file activity) change that
  * alert's context: correlation reports the alerts a batch touched, an alert made in the same batch gets the
  * final context before it is stored, and stored ones are updated (`Store.updateAlertContexts`, one
- * transaction) before the requests are answered.
+ * transaction, with the forwards of the update as outbox rows in it) before the requests are answered. The
+ * extent of certreq alerts (correlate/extentLive.ts) arrives the same way, with a raised severity.
  */
 import { hash } from 'node:crypto';
 import type { Alert, Severity } from '../model/alert.js';
@@ -33,6 +34,8 @@ import { OverloadedError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import type { SuppressionIndex } from './suppress.js';
 import { KeyFilter } from './keyFilter.js';
+import { contextPatch, patchNewAlert } from '../correlate/contextPatch.js';
+import type { OutboxRule } from '../store/outbox.js';
 
 /** The part of the pipeline the service needs (see Pipeline for each method). */
 export interface Detector {
@@ -71,7 +74,12 @@ export interface IngestorOptions {
   planMore?: (alert: NewAlert) => Detected['actions'];
   /** After each commit: the alerts and actions it created (SSE, action runner). */
   onCommitted?: (alerts: NewAlert[], actionIds: string[], suppressionHits: number[]) => void;
-  /** After stored alerts got a later context (tree, lifetime, evidence): the updated rows (SSE). */
+  /**
+   * Actions that follow a stored alert's later context (forwards of the update), written in the transaction
+   * that stores it (store/outbox.ts).
+   */
+  updateOutbox?: OutboxRule[];
+  /** After stored alerts got a later context (tree, lifetime, evidence, extent): the updated rows (SSE). */
   onContextUpdated?: (rows: AlertRow[]) => void;
   /** Detection threw on an event (a bug): the event is stored without alerts and this is told. */
   onDetectionError?: (err: Error, event: WinEvent) => void;
@@ -233,15 +241,14 @@ export class Ingestor {
     const updates = this.o.detector.takeContextUpdates?.() ?? [];
     const stored: AlertContextUpdate[] = [];
     for (const u of updates) {
-      const procwatch: Record<string, unknown> = { process_tree: u.context.process_tree, lifetime: u.context.lifetime };
-      if (u.context.evidence !== undefined) procwatch.evidence = u.context.evidence;
+      const patch = contextPatch(u);
       const fresh = inBatch.get(u.id);
       if (fresh) {
-        fresh.doc.procwatch = { ...((fresh.doc.procwatch ?? {}) as Record<string, unknown>), ...procwatch };
-        patched.push({ id: u.id, procwatch });
+        patchNewAlert(fresh, patch);
+        patched.push(patch);
         continue;
       }
-      stored.push({ id: u.id, procwatch });
+      stored.push(patch);
     }
     return stored;
   }
@@ -249,7 +256,8 @@ export class Ingestor {
   private queueUpdate(u: AlertContextUpdate): void {
     const queued = this.pendingUpdates.get(u.id);
     this.pendingUpdates.delete(u.id);
-    this.pendingUpdates.set(u.id, { id: u.id, procwatch: { ...queued?.procwatch, ...u.procwatch } });
+    const severity = u.severity ?? queued?.severity;
+    this.pendingUpdates.set(u.id, { id: u.id, procwatch: { ...queued?.procwatch, ...u.procwatch }, ...(severity ? { severity } : {}) });
     // While the store keeps failing, keep the newest updates only (memory stays bounded).
     if (this.pendingUpdates.size > MAX_PENDING_UPDATES) this.pendingUpdates.delete(this.pendingUpdates.keys().next().value!);
   }
@@ -259,7 +267,7 @@ export class Ingestor {
     const updates = [...this.pendingUpdates.values()];
     let rows: AlertRow[];
     try {
-      rows = await this.o.store.updateAlertContexts(updates, 'procwatch');
+      rows = await this.o.store.updateAlertContexts(updates, 'procwatch', this.o.updateOutbox);
     } catch {
       this.o.metrics.errors.inc({ component: 'store' });
       return 0;

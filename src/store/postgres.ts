@@ -17,6 +17,7 @@
  */
 import pg from 'pg';
 import { contextAuditEntry, mergeContext } from './contextMerge.js';
+import { outboxActions, type OutboxRule } from './outbox.js';
 import { MIGRATIONS, SCHEMA_MIGRATIONS_DDL, checkNotNewer, migrationSql } from './migrations.js';
 import {
   ACTION_ORDER,
@@ -55,7 +56,9 @@ import {
   type IncidentQuery,
   type IncidentRow,
   type IngestResult,
+  type KindFilter,
   type LegacyKey,
+  type NewAction,
   type NewAlert,
   type NewAuditEntry,
   type NewSuppression,
@@ -432,11 +435,18 @@ export class PostgresStore implements Store {
     return r ? alertRow(r) : undefined;
   }
 
-  async updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined> {
-    return (await this.updateStatus('alerts', 'alert', id, change)) ? this.getAlert(id) : undefined;
+  async updateAlert(id: string, change: StatusChange, outbox?: readonly OutboxRule[]): Promise<AlertRow | undefined> {
+    if (!outbox || outbox.length === 0) return (await this.updateStatus('alerts', 'alert', id, change)) ? this.getAlert(id) : undefined;
+    // The change and the forwards of the changed alert in one transaction (outbox.ts).
+    return this.tx(async (c) => {
+      if (!(await this.updateStatusIn(c, 'alerts', 'alert', id, change))) return undefined;
+      const row = alertRow((await c.query('SELECT * FROM alerts WHERE id = $1', [id])).rows[0] as Row);
+      await insertOutbox(c, outboxActions(row, outbox), row.updatedAt);
+      return row;
+    });
   }
 
-  async updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]> {
+  async updateAlertContexts(updates: AlertContextUpdate[], actor: string, outbox?: readonly OutboxRule[]): Promise<AlertRow[]> {
     if (updates.length === 0) return [];
     // The last update of an id wins; rows are locked in id order, so concurrent writers cannot deadlock.
     const byId = new Map(updates.map((u) => [u.id, u]));
@@ -449,9 +459,16 @@ export class PostgresStore implements Store {
         const id = String(row.id);
         const merged = mergeContext(JSON.parse(String(row.doc)) as Record<string, unknown>, byId.get(id)!);
         if (merged.changed.length === 0) continue;
-        await c.query('UPDATE alerts SET doc = $1, updated_at = $2 WHERE id = $3', [JSON.stringify(merged.doc), now, id]);
+        const sev = merged.severity;
+        if (sev) {
+          await c.query('UPDATE alerts SET doc = $1, updated_at = $2, severity = $3, severity_rank = $4 WHERE id = $5', [JSON.stringify(merged.doc), now, sev, severityRank(sev), id]);
+          // The incident takes the highest severity of its alerts.
+          if (row.incident_id) await c.query('UPDATE incidents SET severity = $1, severity_rank = $2, updated_at = $3 WHERE id = $4 AND severity_rank < $2', [sev, severityRank(sev), now, row.incident_id]);
+        } else await c.query('UPDATE alerts SET doc = $1, updated_at = $2 WHERE id = $3', [JSON.stringify(merged.doc), now, id]);
         await insertAudit(c, now, contextAuditEntry(id, actor, merged.changed, merged.doc));
-        changed.push({ ...alertRow(row), updatedAt: now, doc: merged.doc });
+        const updated: AlertRow = { ...alertRow(row), updatedAt: now, doc: merged.doc, ...(sev ? { severity: sev } : {}) };
+        await insertOutbox(c, outboxActions(updated, outbox), now);
+        changed.push(updated);
       }
       await this.notify(c, this.updateChannel, changed.map((r) => r.id));
       return changed;
@@ -479,7 +496,11 @@ export class PostgresStore implements Store {
 
   /** Status/assignee change and its audit entry, in one transaction (the row is locked while read). */
   private async updateStatus(table: 'alerts' | 'incidents', kind: string, id: string, change: StatusChange): Promise<boolean> {
-    return this.tx(async (c) => {
+    return this.tx((c) => this.updateStatusIn(c, table, kind, id, change));
+  }
+
+  private async updateStatusIn(c: Queryable, table: 'alerts' | 'incidents', kind: string, id: string, change: StatusChange): Promise<boolean> {
+    {
       const before = (await c.query(`SELECT status, assignee FROM ${table} WHERE id = $1 FOR UPDATE`, [id])).rows[0] as Row | undefined;
       if (!before) return false;
       const { status, assignee, detail } = applyStatusChange(before, change);
@@ -487,7 +508,7 @@ export class PostgresStore implements Store {
       await c.query(`UPDATE ${table} SET status = $1, assignee = $2, status_reason = $3, updated_at = $4 WHERE id = $5`, [status, assignee, change.reason ?? null, now, id]);
       await insertAudit(c, now, { actor: change.actor, action: `${kind}.update`, targetType: kind, targetId: id, detail });
       return true;
-    });
+    }
   }
 
   async listSuppressions(): Promise<Suppression[]> {
@@ -543,15 +564,16 @@ export class PostgresStore implements Store {
    * callers skip each other's locked rows, so no action is handed out twice. Actions left `running` by a
    * runner that died are due again once their lease has expired.
    */
-  async dueActions(now: number, limit: number): Promise<ActionRow[]> {
+  async dueActions(now: number, limit: number, kind?: KindFilter): Promise<ActionRow[]> {
+    const byKind = kind === undefined ? '' : 'is' in kind ? 'AND kind = $4' : 'AND kind <> $4';
     const rows = await this.q(
       `UPDATE actions SET status = 'running', claimed_until = $2, updated_at = $1
        WHERE id IN (
          SELECT id FROM actions
-         WHERE (status IN ('pending', 'retrying') AND next_attempt_at <= $1) OR (status = 'running' AND claimed_until < $1)
+         WHERE ((status IN ('pending', 'retrying') AND next_attempt_at <= $1) OR (status = 'running' AND claimed_until < $1)) ${byKind}
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [now, now + this.leaseMs, limit],
+      kind === undefined ? [now, now + this.leaseMs, limit] : [now, now + this.leaseMs, limit, 'is' in kind ? kind.is : kind.not],
     );
     return rows.map(actionRow).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt);
   }
@@ -688,6 +710,17 @@ async function widenIncidents(c: Queryable, created: NewAlert[], now: number): P
       now,
     ],
   );
+}
+
+/** Outbox actions of a changed alert (see outbox.ts), in the caller's transaction. */
+async function insertOutbox(c: Queryable, actions: NewAction[], now: number): Promise<void> {
+  for (const a of actions) {
+    await c.query(
+      `INSERT INTO actions (id, alert_id, workflow, kind, status, destructive, dry_run, max_attempts, next_attempt_at, request, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9, $9) ON CONFLICT (id) DO NOTHING`,
+      [a.id, a.alertId, a.workflow, a.kind, a.status, a.destructive, a.dryRun, a.maxAttempts, now, JSON.stringify(a.request)],
+    );
+  }
 }
 
 async function insertAudit(c: Queryable, now: number, e: NewAuditEntry): Promise<void> {

@@ -25,7 +25,9 @@ import {
   type IncidentQuery,
   type IncidentRow,
   type IngestResult,
+  type KindFilter,
   type LegacyKey,
+  type NewAction,
   type NewAuditEntry,
   type NewSuppression,
   type Page,
@@ -35,6 +37,7 @@ import {
   type Suppression,
 } from './types.js';
 import { contextAuditEntry, mergeContext } from './contextMerge.js';
+import { outboxActions, type OutboxRule } from './outbox.js';
 import { MIGRATIONS, SCHEMA_MIGRATIONS_DDL, checkNotNewer, migrationSql } from './migrations.js';
 import {
   ACTION_ORDER,
@@ -271,14 +274,28 @@ export class SqliteStore implements Store {
     return r ? alertRow(r) : undefined;
   }
 
-  async updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined> {
-    return this.updateStatus('alerts', 'alert', id, change) ? this.getAlert(id) : undefined;
+  async updateAlert(id: string, change: StatusChange, outbox?: readonly OutboxRule[]): Promise<AlertRow | undefined> {
+    // The change and the forwards of the changed alert in one transaction (outbox.ts).
+    return this.db.transaction((): AlertRow | undefined => {
+      if (!this.updateStatus('alerts', 'alert', id, change)) return undefined;
+      const row = alertRow(this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as Row);
+      this.insertOutbox(outboxActions(row, outbox), row.updatedAt);
+      return row;
+    })();
   }
 
-  async updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]> {
+  private insertOutbox(actions: NewAction[], now: number): void {
+    for (const a of actions) {
+      this.stmt.insertAction.run(a.id, a.alertId, a.workflow, a.kind, a.status, a.destructive ? 1 : 0, a.dryRun ? 1 : 0, a.maxAttempts, now, JSON.stringify(a.request), now, now);
+    }
+  }
+
+  async updateAlertContexts(updates: AlertContextUpdate[], actor: string, outbox?: readonly OutboxRule[]): Promise<AlertRow[]> {
     if (updates.length === 0) return [];
     const select = this.db.prepare('SELECT * FROM alerts WHERE id = ?');
     const write = this.db.prepare('UPDATE alerts SET doc = ?, updated_at = ? WHERE id = ?');
+    const writeSeverity = this.db.prepare('UPDATE alerts SET doc = ?, updated_at = ?, severity = ?, severity_rank = ? WHERE id = ?');
+    const raiseIncident = this.db.prepare('UPDATE incidents SET severity = ?, severity_rank = ?, updated_at = ? WHERE id = ? AND severity_rank < ?');
     return this.db.transaction((): AlertRow[] => {
       const now = Date.now();
       const changed: AlertRow[] = [];
@@ -287,10 +304,17 @@ export class SqliteStore implements Store {
         if (!row) continue;
         const merged = mergeContext(JSON.parse(String(row.doc)) as Record<string, unknown>, u);
         if (merged.changed.length === 0) continue;
-        write.run(JSON.stringify(merged.doc), now, u.id);
+        const sev = merged.severity;
+        if (sev) {
+          writeSeverity.run(JSON.stringify(merged.doc), now, sev, severityRank(sev), u.id);
+          // The incident takes the highest severity of its alerts.
+          if (row.incident_id) raiseIncident.run(sev, severityRank(sev), now, row.incident_id, severityRank(sev));
+        } else write.run(JSON.stringify(merged.doc), now, u.id);
         const a = contextAuditEntry(u.id, actor, merged.changed, merged.doc);
         this.stmt.insertAudit.run(now, a.actor, a.action, a.targetType, a.targetId, JSON.stringify(a.detail));
-        changed.push({ ...alertRow(row), updatedAt: now, doc: merged.doc });
+        const updated: AlertRow = { ...alertRow(row), updatedAt: now, doc: merged.doc, ...(sev ? { severity: sev } : {}) };
+        this.insertOutbox(outboxActions(updated, outbox), now);
+        changed.push(updated);
       }
       return changed;
     })();
@@ -372,10 +396,12 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async dueActions(now: number, limit: number): Promise<ActionRow[]> {
+  async dueActions(now: number, limit: number, kind?: KindFilter): Promise<ActionRow[]> {
+    const byKind = kind === undefined ? '' : 'is' in kind ? 'AND kind = ?' : 'AND kind <> ?';
+    const args: unknown[] = kind === undefined ? [now, limit] : [now, 'is' in kind ? kind.is : kind.not, limit];
     const rows = this.db
-      .prepare(`SELECT * FROM actions WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`)
-      .all(now, limit) as Row[];
+      .prepare(`SELECT * FROM actions WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ? ${byKind} ORDER BY next_attempt_at LIMIT ?`)
+      .all(...args) as Row[];
     return rows.map(actionRow);
   }
 

@@ -6,6 +6,7 @@
  * requests/results) are opaque JSON to the store: it indexes only the columns the API filters on.
  */
 import type { Severity } from '../model/alert.js';
+import type { OutboxRule } from './outbox.js';
 
 export type AlertStatus = 'open' | 'acknowledged' | 'closed';
 export const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'closed'];
@@ -65,6 +66,9 @@ export interface NewAction {
   request: Record<string, unknown>;
 }
 
+/** Which actions a claim takes: of this kind only, or of every kind but this one. */
+export type KindFilter = { is: string } | { not: string };
+
 export interface ActionRow extends NewAction {
   attempts: number;
   nextAttemptAt: number;
@@ -101,6 +105,11 @@ export interface IngestResult {
 export interface AlertContextUpdate {
   id: string;
   procwatch: Record<string, unknown>;
+  /**
+   * A higher severity (extent: the downloaded file ran): the row's severity, the document's procwatch.severity
+   * and ECS event.severity/risk_score, and the alert's incident if lower. Never lowers a severity.
+   */
+  severity?: Severity;
 }
 
 export interface AlertRow {
@@ -244,13 +253,15 @@ export interface Store {
 
   listAlerts(q: AlertQuery): Promise<Page<AlertRow>>;
   getAlert(id: string): Promise<AlertRow | undefined>;
-  updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined>;
+  /** With `outbox`, the actions that follow the change (forwards of the new state) are written in its transaction. */
+  updateAlert(id: string, change: StatusChange, outbox?: readonly OutboxRule[]): Promise<AlertRow | undefined>;
   /**
    * Merges later context into stored alerts, all in ONE transaction, with an `alert.context` audit entry per
    * alert that changed. Idempotent: an update equal to what is stored writes nothing. Unknown ids are skipped.
-   * Returns the rows that changed (for live streams).
+   * Returns the rows that changed (for live streams). With `outbox`, each changed row's outbox actions (its
+   * forwards) are written in the same transaction (see outbox.ts).
    */
-  updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]>;
+  updateAlertContexts(updates: AlertContextUpdate[], actor: string, outbox?: readonly OutboxRule[]): Promise<AlertRow[]>;
   listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>>;
   getIncident(id: string): Promise<IncidentRow | undefined>;
   updateIncident(id: string, change: StatusChange): Promise<IncidentRow | undefined>;
@@ -266,8 +277,8 @@ export interface Store {
    */
   suppressAlerts(ids: string[], by: { ref: string; reason: string }, actor: string): Promise<number>;
 
-  /** Actions whose turn has come (pending/retrying with nextAttemptAt <= now). */
-  dueActions(now: number, limit: number): Promise<ActionRow[]>;
+  /** Actions whose turn has come (pending/retrying with nextAttemptAt <= now), of one kind or all but one. */
+  dueActions(now: number, limit: number, kind?: KindFilter): Promise<ActionRow[]>;
   getAction(id: string): Promise<ActionRow | undefined>;
   listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>>;
   /**

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SqliteStoreOptions } from './sqlite.js';
+import type { OutboxRule } from './outbox.js';
 import type {
   ActionRow,
   ActionStatus,
@@ -19,6 +20,7 @@ import type {
   IncidentQuery,
   IncidentRow,
   IngestResult,
+  KindFilter,
   LegacyKey,
   NewAuditEntry,
   NewSuppression,
@@ -126,11 +128,11 @@ export class WorkerStore implements Store {
   getAlert(id: string): Promise<AlertRow | undefined> {
     return this.call('getAlert', id);
   }
-  updateAlert(id: string, change: StatusChange): Promise<AlertRow | undefined> {
-    return this.call('updateAlert', id, change);
+  updateAlert(id: string, change: StatusChange, outbox?: readonly OutboxRule[]): Promise<AlertRow | undefined> {
+    return this.call('updateAlert', id, change, outbox);
   }
-  updateAlertContexts(updates: AlertContextUpdate[], actor: string): Promise<AlertRow[]> {
-    return this.call('updateAlertContexts', updates, actor);
+  updateAlertContexts(updates: AlertContextUpdate[], actor: string, outbox?: readonly OutboxRule[]): Promise<AlertRow[]> {
+    return this.call('updateAlertContexts', updates, actor, outbox);
   }
   listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>> {
     return this.call('listIncidents', q);
@@ -156,8 +158,8 @@ export class WorkerStore implements Store {
   countSuppressionHit(id: number): Promise<void> {
     return this.call('countSuppressionHit', id);
   }
-  dueActions(now: number, limit: number): Promise<ActionRow[]> {
-    return this.call('dueActions', now, limit);
+  dueActions(now: number, limit: number, kind?: KindFilter): Promise<ActionRow[]> {
+    return this.call('dueActions', now, limit, kind);
   }
   getAction(id: string): Promise<ActionRow | undefined> {
     return this.call('getAction', id);

