@@ -72,6 +72,8 @@ export type Workflow =
     })
   | (WorkflowBase & {
       type: 'applocker_policy';
+      /** `alert`: planned with each alert it matches; `incident`: only when asked for an incident (API, console). */
+      trigger: 'alert' | 'incident';
       /** Generates the policy and the PowerShell to apply it as the action's result; runs nothing anywhere. */
       policy: AppLockerPolicySpec;
       destructive: false;
@@ -148,7 +150,13 @@ function parseWorkflow(raw: unknown, at: string): Workflow {
       throw new ConfigError(`${where}.via: expected winrm, command or webhook`);
     }
     case 'applocker_policy':
-      return { ...base, type: 'applocker_policy', policy: parsePolicySpec(raw, where), destructive: false };
+      return {
+        ...base,
+        type: 'applocker_policy',
+        trigger: optEnum(raw.trigger, `${where}.trigger`, ['alert', 'incident'] as const, 'alert'),
+        policy: parsePolicySpec(raw, where),
+        destructive: false,
+      };
     default:
       throw new ConfigError(`${where}.type: expected webhook, command, stop_process or applocker_policy`);
   }

@@ -35,6 +35,7 @@ export function actionId(alertId: string, workflow: string): string {
 
 export function workflowApplies(wf: Workflow, alert: AlertFacts): boolean {
   if (alert.suppressed) return false;
+  if (wf.type === 'applocker_policy' && wf.trigger === 'incident') return false;
   if (wf.rules.length > 0 && !wf.rules.includes(alert.ruleId)) return false;
   return severityRank(alert.severity) >= severityRank(wf.minSeverity);
 }
@@ -93,7 +94,7 @@ export const APPLOCKER_POLICY_FILE = 'procwatch-certreq-applocker.xml';
  * The certreq AppLocker policy for the alerting host, with PowerShell that tests it against the user who ran
  * certreq in this alert (printed only when the name is plain; event data never becomes script text).
  */
-function applockerPolicyRequest(doc: Record<string, unknown>, spec: AppLockerPolicySpec): Record<string, unknown> {
+export function applockerPolicyRequest(doc: Record<string, unknown>, spec: AppLockerPolicySpec): Record<string, unknown> {
   const policy = certreqPolicy({ allow: spec.allow, enforce: spec.enforce, restrictAdmins: spec.restrictAdmins });
   const name = optString(lookup(doc, 'user.name'));
   const domain = optString(lookup(doc, 'user.domain'));

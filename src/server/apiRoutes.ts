@@ -62,6 +62,8 @@ export interface ApiDeps {
   startedAt: number;
   /** Actions that follow a status change (forwards), written in its transaction (store/outbox.ts). */
   alertOutbox?: OutboxRule[];
+  /** What the incident view adds (actions asked for the incident, policy workflows): see incidentActions.ts. */
+  incidentExtras?: (incidentId: string) => Promise<Pick<IncidentDetail, 'actions' | 'policy_workflows'>>;
   /** A status change is stored (with its outbox): wake what runs the outbox actions. */
   afterAlertUpdate?: (row: AlertRow) => Promise<unknown>;
   /** Every route the server registered (for GET /api/openapi.json). */
@@ -336,7 +338,7 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
     if (!i) throw new HttpError(404, `no incident ${id}`);
     const alerts = await store.listAlerts({ incidentId: id, limit: MAX_LIMIT, offset: 0 });
     const audit = await store.listAudit({ targetId: id, limit: 100, offset: 0 });
-    return { ...incidentView(i), alerts: alerts.items.map(alertView), audit: audit.items.map(auditView) };
+    return { ...incidentView(i), alerts: alerts.items.map(alertView), audit: audit.items.map(auditView), ...(await d.incidentExtras?.(id)) };
   });
 
   const patchIncident = async (req: FastifyRequest): Promise<IncidentItem> => {

@@ -25,6 +25,7 @@ import { routeNeed } from './scopes.js';
 import { registerIngestRoutes } from './ingestRoutes.js';
 import { alertView, registerApiRoutes } from './apiRoutes.js';
 import { registerStatsRoutes } from './statsRoutes.js';
+import { incidentActionsView, registerIncidentActions } from './incidentActions.js';
 import { esError } from './elastic.js';
 import { HEC } from './hec.js';
 import { JetStreamPublisher } from '../distribute/publisher.js';
@@ -380,9 +381,11 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     version,
     startedAt,
     ...(updateOutbox ? { alertOutbox: updateOutbox, afterAlertUpdate: async () => runner.kick() } : {}),
+    incidentExtras: (id: string) => incidentActionsView({ store, runner, workflows: config.workflows }, id),
     registeredRoutes,
   });
   registerStatsRoutes(app, store);
+  registerIncidentActions(app, { store, runner, workflows: config.workflows });
 
   const pruneTimer = setInterval(() => {
     store.pruneEvents(config.retention.hours * 3_600_000, config.retention.maxEvents).catch(() => metrics.errors.inc({ component: 'retention' }));

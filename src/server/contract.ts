@@ -161,7 +161,16 @@ export const IncidentItem = Type.Object(
 );
 export type IncidentItem = Static<typeof IncidentItem>;
 
-export const IncidentDetail = Type.Object({ ...IncidentItem.properties, alerts: Type.Array(AlertItem), audit: Type.Array(AuditItem) }, closed);
+export const IncidentDetail = Type.Object(
+  {
+    ...IncidentItem.properties,
+    alerts: Type.Array(AlertItem),
+    audit: Type.Array(AuditItem),
+    actions: Type.Optional(Type.Array(ActionItem, { description: 'actions asked for this incident (POST /api/incidents/{id}/actions)' })),
+    policy_workflows: Type.Optional(Type.Array(Type.String(), { description: 'applocker_policy workflows that can be asked for this incident' })),
+  },
+  closed,
+);
 export type IncidentDetail = Static<typeof IncidentDetail>;
 
 // ---- rules ------------------------------------------------------------------------------------------------
@@ -260,6 +269,15 @@ export type ActionListQuery = Static<typeof ActionListQuery>;
 export const ActionDetail = Type.Object({ ...ActionItem.properties, audit: Type.Array(AuditItem) }, closed);
 export type ActionDetail = Static<typeof ActionDetail>;
 export const DecisionBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, closed);
+
+export const IncidentActionBody = Type.Object(
+  {
+    workflow: Type.String({ minLength: 1, maxLength: 200, description: 'an applocker_policy workflow of the response configuration' }),
+    reason: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  closed,
+);
+export type IncidentActionBody = Static<typeof IncidentActionBody>;
 export type DecisionBody = Static<typeof DecisionBody>;
 
 export const AuditListQuery = Type.Object({ ...paging, target: Filter('target id (alert, incident, action, suppression)', 200) }, closed);
@@ -332,6 +350,14 @@ export const ROUTES = {
   incident: { method: 'GET', url: '/api/incidents/:id', summary: 'one incident with its alerts and audit trail', params: IdParams, responses: { 200: IncidentDetail } },
   patchIncident: { method: 'PATCH', url: '/api/incidents/:id', summary: 'change status, assignee, reason', params: IdParams, body: StatusChangeBody, responses: { 200: IncidentItem } },
   incidentStatus: { method: 'POST', url: '/api/incidents/:id/status', summary: 'same as PATCH /api/incidents/{id}', params: IdParams, body: StatusChangeBody, responses: { 200: IncidentItem } },
+  incidentAction: {
+    method: 'POST',
+    url: '/api/incidents/:id/actions',
+    summary: 'ask a response action for an incident (an applocker_policy workflow: the AppLocker policy for its host)',
+    params: IdParams,
+    body: IncidentActionBody,
+    responses: { 200: ActionItem, 201: ActionItem },
+  },
   rules: { method: 'GET', url: '/api/rules', summary: 'loaded rules, load errors and engine warnings', responses: { 200: RuleList } },
   suppressions: { method: 'GET', url: '/api/suppressions', summary: 'suppressions made through the API', responses: { 200: SuppressionList } },
   previewSuppression: { method: 'POST', url: '/api/suppressions/preview', summary: 'how many stored alerts a suppression would match, with examples', body: SuppressionBody, responses: { 200: SuppressionPreview } },

@@ -31,6 +31,7 @@ const API_ROUTES: Record<string, Need> = {
   'POST /api/suppressions': 'triage',
   'POST /api/suppressions/preview': 'triage',
   'DELETE /api/suppressions/:id': 'triage',
+  'POST /api/incidents/:id/actions': 'respond',
   'POST /api/actions/:id/approve': 'respond',
   'POST /api/actions/:id/reject': 'respond',
 };
