@@ -7,18 +7,10 @@
  * so the same change never queues twice.
  */
 import { createHash } from 'node:crypto';
-import type { Severity } from '../model/alert.js';
-import { severityRank, type AlertRow, type NewAction } from './types.js';
+import { severityRank, type AlertRow, type NewAction, type OutboxRule } from './types.js';
 
-/** One destination that takes alert updates (see Forwarder.updateOutbox). */
-export interface OutboxRule {
-  workflow: string;
-  kind: string;
-  maxAttempts: number;
-  request: Record<string, unknown>;
-  minSeverity: Severity;
-  includeSuppressed: boolean;
-}
+export type { OutboxRule };
+
 
 /** The actions a changed alert row queues. */
 export function outboxActions(row: AlertRow, rules: readonly OutboxRule[] | undefined): NewAction[] {

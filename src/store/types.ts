@@ -6,7 +6,6 @@
  * requests/results) are opaque JSON to the store: it indexes only the columns the API filters on.
  */
 import type { Severity } from '../model/alert.js';
-import type { OutboxRule } from './outbox.js';
 
 export type AlertStatus = 'open' | 'acknowledged' | 'closed';
 export const ALERT_STATUSES: readonly AlertStatus[] = ['open', 'acknowledged', 'closed'];
@@ -64,6 +63,16 @@ export interface NewAction {
   maxAttempts: number;
   /** What will be (or, in dry-run, would be) executed: URL + body, or argv. */
   request: Record<string, unknown>;
+}
+
+/** One destination that takes alert updates: the outbox action a changed alert queues (see store/outbox.ts). */
+export interface OutboxRule {
+  workflow: string;
+  kind: string;
+  maxAttempts: number;
+  request: Record<string, unknown>;
+  minSeverity: Severity;
+  includeSuppressed: boolean;
 }
 
 /** Which actions a claim takes: of this kind only, or of every kind but this one. */

@@ -6,6 +6,7 @@ import { IfCan } from '../me.js';
 import { Failure, Fields, Loading, Section, Sev, StatusForm, Time, X } from '../parts/common.js';
 import { useListKeys } from '../parts/keys.js';
 import { Timeline } from '../parts/Timeline.js';
+import { Containment } from '../parts/Containment.js';
 import { AlertTable } from './Alerts.js';
 import { PAGE_SIZE } from './Alerts.js';
 
@@ -150,6 +151,9 @@ export function IncidentDetail({ id, reload }: { id: string; reload: number }) {
       </Section>
       <Section title="Alerts" id="incident-alerts">
         <AlertTable items={item.alerts} />
+      </Section>
+      <Section title="Containment" id="incident-containment">
+        <Containment incidentId={item.id} workflows={item.policy_workflows ?? []} actions={item.actions ?? []} onChanged={() => setBump((b) => b + 1)} />
       </Section>
       <IfCan scope="triage">
         <Section title="Status" id="status">
