@@ -140,7 +140,7 @@ export class Correlator {
     this.treeDepth = options.treeDepth ?? 5;
     this.maxChildren = options.maxChildren ?? 20;
     this.watchCapacity = options.watchCapacity ?? 20_000;
-    this.extent = this.watchCapacity > 0 ? new LiveExtent(this.index, options.extent, (undo) => this.journal(undo)) : undefined;
+    this.extent = this.watchCapacity > 0 ? new LiveExtent(this.index, { ...config.extent, ...options.extent }, (undo) => this.journal(undo)) : undefined;
   }
 
   /** Every decoded event passes through here (process index, terminations, network/file evidence). */

