@@ -122,3 +122,42 @@ test('postgresql: committed context updates are announced to listeners (serve --
     await unlisten();
   }
 });
+
+for (const [name, open] of backends) {
+  test(`${name}: an escalating update raises the alert (row, ECS fields, incident) and writes its outbox forwards in the same transaction`, async () => {
+    const store = await open();
+    try {
+      const high: NewAlert = { ...alert('e1'), severity: 'high', suppressed: false, incidentId: 'inc-e', doc: { event: { id: 'e1', severity: 73, risk_score: 73 }, procwatch: { severity: 'high', reason: 'certreq download' } } };
+      await store.commit([], { alerts: [high], actions: [] });
+      assert.equal((await store.getIncident('inc-e'))!.severity, 'high');
+      const outbox = [
+        { workflow: 'forward:soc', kind: 'forward', maxAttempts: 3, request: { forward: { destination: 'soc', op: 'update' } }, minSeverity: 'low' as const, includeSuppressed: false },
+        { workflow: 'forward:crit', kind: 'forward', maxAttempts: 3, request: { forward: { destination: 'crit', op: 'update' } }, minSeverity: 'critical' as const, includeSuppressed: false },
+      ];
+      const extent = { executed: [{ pid: 5200 }] };
+      const [row] = await store.updateAlertContexts([{ id: 'e1', procwatch: { extent, reason: 'certreq download and the downloaded file ran' }, severity: 'critical' }], 'procwatch', outbox);
+      assert.equal(row!.severity, 'critical');
+      const stored = (await store.getAlert('e1'))!;
+      assert.equal(stored.severity, 'critical');
+      assert.deepEqual(stored.doc.event, { id: 'e1', severity: 99, risk_score: 99 });
+      assert.equal((stored.doc.procwatch as Record<string, unknown>).severity, 'critical');
+      assert.equal((await store.getIncident('inc-e'))!.severity, 'critical');
+      assert.equal((await store.listAlerts({ minSeverity: 'critical', limit: 10, offset: 0 })).total, 1, 'the severity rank follows');
+      const audit = (await store.listAudit({ targetId: 'e1', limit: 10, offset: 0 })).items[0]!;
+      assert.deepEqual(audit.detail, { changed: ['extent', 'reason', 'severity'], severity: 'critical' });
+      // Both destinations take it now that it is critical; the forward ids carry the update time (one per change).
+      const queued = (await store.listActions({ alertId: 'e1', limit: 10, offset: 0 })).items;
+      assert.deepEqual(queued.map((a) => a.workflow).sort(), ['forward:crit', 'forward:soc']);
+      // A lower severity never lowers it; the same update again writes nothing and queues nothing.
+      assert.deepEqual(await store.updateAlertContexts([{ id: 'e1', procwatch: { extent }, severity: 'medium' }], 'procwatch', outbox), []);
+      assert.equal((await store.listActions({ alertId: 'e1', limit: 10, offset: 0 })).total, 2);
+      // Claims by kind: forwards apart from the rest.
+      await store.commit([], { alerts: [], actions: [{ id: 'x-hook', alertId: 'e1', workflow: 'hook', kind: 'webhook', status: 'pending', destructive: false, dryRun: false, maxAttempts: 1, request: {} }] });
+      const now = Date.now() + 1000;
+      assert.deepEqual((await store.dueActions(now, 10, { is: 'forward' })).map((a) => a.kind), ['forward', 'forward']);
+      assert.deepEqual((await store.dueActions(now, 10, { not: 'forward' })).map((a) => a.id), ['x-hook']);
+    } finally {
+      if (name !== 'postgresql') await store.close();
+    }
+  });
+}
