@@ -262,6 +262,11 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   metrics.gauge('procwatch_queue_capacity_events', 'Queue bound (429 beyond).', () => config.limits.queueEvents);
   metrics.gauge('procwatch_stream_subscribers', 'SSE clients connected.', () => hub.size);
   metrics.gauge('procwatch_rules_loaded', 'Rules loaded.', () => pipeline.rules.length);
+  metrics.gauge('procwatch_extent_followed', 'certreq alerts whose extent later events update.', () => pipeline.correlator.extentStats()?.followed ?? 0);
+  metrics.gauge('procwatch_extent_evicted', 'Followed certreq alerts and remembered destinations forgotten at their caps.', () => {
+    const x = pipeline.correlator.extentStats();
+    return x ? x.followedEvicted + x.destinationsEvicted + x.resolvedEvicted : 0;
+  });
   metrics.gauge('procwatch_log_lines_dropped', 'Log lines lost to write failures (full disk, closed pipe).', () => droppedLogLines());
 
   const app = Fastify({

@@ -82,7 +82,7 @@ export class Metrics {
   readonly forwardSent = new Counter('procwatch_forward_sent_total', 'Alerts (and alert updates) forwarded, by destination.');
   readonly forwardFailed = new Counter('procwatch_forward_failed_total', 'Failed forwarding attempts, by destination.');
   readonly forwardDeadLetter = new Counter('procwatch_forward_dead_letter_total', 'Forwards given up (dead letter), by destination.');
-  readonly contextUpdates = new Counter('procwatch_alert_context_updates_total', 'Stored alerts whose tree/lifetime/evidence later events updated.');
+  readonly contextUpdates = new Counter('procwatch_alert_context_updates_total', 'Stored alerts whose tree/lifetime/evidence/extent later events updated.');
   readonly commitSeconds = new Histogram('procwatch_commit_seconds', 'Time of one store transaction (detection included).', SECONDS);
   readonly ingestSeconds = new Histogram('procwatch_ingest_latency_seconds', 'Ingest request received to batch committed.', SECONDS);
   private readonly gauges: Gauge[] = [];
