@@ -458,8 +458,9 @@ export class LiveExtent {
 function relate(w: Watch, other: Watch, same: 'url' | 'upload_file', cap: number): boolean {
   if (w.related.has(other.id)) return false;
   if (w.related.size >= cap) {
+    const was = w.relatedTruncated;
     w.relatedTruncated = true;
-    return false;
+    return !was;
   }
   w.related.set(other.id, { alert_id: other.id, host: other.computer, time: other.time, same });
   return true;
