@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RuleMeta } from '../model/alert.js';
-import type { ActionRow, AlertRow, AuditEntry, IncidentRow, StatusChange, Store, Suppression } from '../store/types.js';
+import type { ActionRow, AlertRow, AlertStore, AuditEntry, AuditStore, IncidentRow, StatusChange, Store, Suppression } from '../store/types.js';
 import { ApprovalError, type ActionRunner } from '../respond/index.js';
 import type { RuleLoadError } from '../rules/index.js';
 import type { EngineWarning } from '../engine/index.js';
@@ -248,7 +248,7 @@ interface ScanResult {
 }
 
 /** Stored unsuppressed alerts (newest first, at most SUPPRESSION_SCAN_LIMIT) that the suppression matches. */
-export async function scanStored(store: Store, s: Omit<Suppression, 'id' | 'createdAt' | 'hits'>, limit: number): Promise<ScanResult> {
+export async function scanStored(store: AlertStore, s: Omit<Suppression, 'id' | 'createdAt' | 'hits'>, limit: number): Promise<ScanResult> {
   const engine = new Suppressor({ suppressions: [engineSuppression({ ...s, id: 0 })], groups: new Map() });
   const matched: AlertRow[] = [];
   let scanned = 0;
@@ -452,7 +452,7 @@ function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V
 }
 
 /** The newest `limit` audit entries of any of `targetIds`, newest first. */
-async function auditOf(store: Store, targetIds: string[], limit: number): Promise<AuditEntry[]> {
+async function auditOf(store: AuditStore, targetIds: string[], limit: number): Promise<AuditEntry[]> {
   const pages = await Promise.all(targetIds.map((targetId) => store.listAudit({ targetId, limit, offset: 0 })));
   return pages
     .flatMap((p) => p.items)
