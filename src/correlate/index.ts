@@ -32,7 +32,7 @@ import { IncidentTracker, type Incident } from './incidents.js';
 import { ProcessIndex, type EvidenceRecord, type IndexRecord, type StartRecord } from './processIndex.js';
 
 export type { Incident } from './incidents.js';
-export { ConfigError } from '../triage/config.js';
+export { ConfigError } from '../configError.js';
 export { CONTEXT_EVENTS } from './fields.js';
 
 export interface CorrelatorOptions {
