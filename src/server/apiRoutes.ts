@@ -433,7 +433,7 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
     };
   });
 
-  onRoute(app, ROUTES.metrics, async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(d.metrics.render()));
+  onRoute(app, ROUTES.metrics, async (_req, reply) => reply.type(d.metrics.contentType).send(await d.metrics.render()));
 
   onRoute(app, ROUTES.stream, async (req, reply) => {
     reply.hijack();

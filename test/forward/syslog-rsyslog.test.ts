@@ -162,6 +162,6 @@ test('alerts and their updates reach rsyslogd over TCP and TLS as RFC 5424 with 
   assert.equal(forwards2.length, 4, 'create + update for each of the two destinations that take this alert');
   assert.ok(forwards2.every((a) => a.status === 'succeeded'), JSON.stringify(forwards2.map((a) => [a.workflow, a.status, a.lastError])));
   assert.equal(srv.metrics.forwardSent.get({ destination: 'rsyslog-tls' }), 2);
-  assert.match(srv.metrics.render(), /procwatch_forward_sent_total\{destination="rsyslog-tcp"\} 2/);
+  assert.match(await srv.metrics.render(), /procwatch_forward_sent_total\{destination="rsyslog-tcp"\} 2/);
   assert.equal(readLines(join(dir, 'plain.jsonl')).length, 2, 'nothing for the critical-only destination');
 });
