@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadServeConfig, ConfigError } from '../../src/server/config.js';
+import { loadServeConfig, ConfigError } from '../../src/service/config.js';
 import { extractToken } from '../../src/server/auth.js';
 import { splitHec } from '../../src/server/hec.js';
 import { parseBulk } from '../../src/server/elastic.js';
@@ -90,7 +90,7 @@ test('bulk bodies: index/create pairs, delete/update refused per item, bad lines
 });
 
 test('key filter: never forgets a key, few false positives at capacity, saturation reported', async () => {
-  const { KeyFilter } = await import('../../src/server/keyFilter.js');
+  const { KeyFilter } = await import('../../src/service/keyFilter.js');
   const { createHash } = await import('node:crypto');
   const key = (i: number): string => createHash('sha256').update(String(i)).digest('hex').slice(0, 32);
   const f = new KeyFilter(50_000);

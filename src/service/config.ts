@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseWorkflows, ConfigError, type Workflow } from '../respond/config.js';
-import { SCOPES, type Scope } from './scopes.js';
+import { SCOPES, type Scope } from './roles.js';
 import { parseForwards, type ForwardDestination } from '../forward/config.js';
 
 export { ConfigError };
