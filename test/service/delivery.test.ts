@@ -17,8 +17,8 @@ import { eventKey, type WinEvent } from '../../src/model/event.js';
 import { alertId } from '../../src/correlate/index.js';
 import { encodeBatches, messageId } from '../../src/distribute/codec.js';
 import { runCli, jsonLines } from '../helpers/cli.js';
-import { AUTH, TOKEN, json } from './support/http.js';
-import { benign, ndjson, sysmonProcessCreate } from './support/events.js';
+import { AUTH, TOKEN, json } from '../server/support/http.js';
+import { benign, ndjson, sysmonProcessCreate } from '../server/support/events.js';
 
 const dirs: string[] = [];
 function tmp(): string {
