@@ -6,10 +6,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
-import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
+import { ConfigError, loadServeConfig, type CliServeOptions } from '../service/config.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 import { redactUrl } from './serve.js';
-import { containStdioErrors } from '../server/log.js';
+import { containStdioErrors } from '../service/log.js';
 import type { EventWorker } from '../distribute/worker.js';
 
 interface CliWorkerOptions extends Pick<CliServeOptions, 'config' | 'rules' | 'builtin' | 'store' | 'nats' | 'natsStream' | 'partitionCount'> {

@@ -8,10 +8,10 @@ import type { ActionRow, AlertRow, AlertStore, AuditEntry, AuditStore, IncidentR
 import { ApprovalError, type ActionRunner } from '../respond/index.js';
 import type { RuleLoadError } from '../rules/index.js';
 import type { EngineWarning } from '../engine/index.js';
-import type { Ingestor } from './ingest.js';
-import type { Metrics } from './metrics.js';
+import type { IngestSink } from '../service/ports.js';
+import type { Metrics } from '../service/metrics.js';
 import type { SseHub } from './sse.js';
-import { engineSuppression, suppressionRef, type SuppressionIndex } from './suppress.js';
+import { engineSuppression, suppressionRef, type SuppressionIndex } from '../service/suppress.js';
 import { HttpError } from './errors.js';
 import { FieldError } from './validation.js';
 import { openApiDocument, type RegisteredRoute } from './openapi.js';
@@ -49,7 +49,7 @@ export { MAX_QUERY_CHARS };
 export interface ApiDeps {
   store: Store;
   runner: ActionRunner;
-  ingestor: Ingestor;
+  sink: IngestSink;
   metrics: Metrics;
   hub: SseHub;
   suppressions: SuppressionIndex;
@@ -423,10 +423,10 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
   onRoute(app, ROUTES.health, async (): Promise<Health> => {
     const c = await store.counts();
     return {
-      status: d.ingestor.full() ? 'overloaded' : 'ok',
+      status: d.sink.full() ? 'overloaded' : 'ok',
       version: d.version,
       uptime_seconds: Math.round((Date.now() - d.startedAt) / 1000),
-      queue: { events: d.ingestor.depth, capacity: d.queueCapacity },
+      queue: { events: d.sink.depth, capacity: d.queueCapacity },
       rules: { loaded: d.rules.length, errors: d.ruleErrors.length },
       store: { events: c.events, alerts: c.alerts, open_alerts: c.openAlerts, incidents: c.incidents, actions_pending: c.actionsPending },
       stream_subscribers: d.hub.size,

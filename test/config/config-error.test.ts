@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/configError.js';
-import { ConfigError as ServeConfigError, loadServeConfig } from '../../src/server/config.js';
+import { ConfigError as ServeConfigError, loadServeConfig } from '../../src/service/config.js';
 import { ConfigError as CorrelateConfigError } from '../../src/correlate/index.js';
 import { ConfigError as RespondConfigError, parseWorkflows } from '../../src/respond/index.js';
 import { parseTriageConfig, loadTriageConfig } from '../../src/triage/config.js';

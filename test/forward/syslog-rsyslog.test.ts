@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../src/server/app.js';
-import { defaultConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/cli/startServer.js';
+import { defaultConfig } from '../../src/service/config.js';
 import { parseForwards } from '../../src/forward/config.js';
 import { needs, TOOLS } from '../helpers/requirements.js';
 import { AUTH, TOKEN, until } from '../server/support/http.js';

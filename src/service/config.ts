@@ -7,7 +7,7 @@ import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseWorkflows, type Workflow } from '../respond/config.js';
 import { ConfigError } from '../configError.js';
-import { SCOPES, type Scope } from './scopes.js';
+import { SCOPES, type Scope } from './roles.js';
 import { parseForwards, type ForwardDestination } from '../forward/config.js';
 
 export { ConfigError };
