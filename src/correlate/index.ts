@@ -1,6 +1,7 @@
 /**
  * Correlation and triage: detections + the surrounding events → enriched alerts. Every alert gets, in
- * `alert.context` (rendered as the `procwatch` object): severity and a one-line reason, the certreq intent,
+ * `alert.context` (rendered as the `procwatch` object): severity, a one-line reason and the fields of the
+ * enrichers its rule chose (src/enrich: the certreq intent),
  * the process tree and lifetime, evidence of the same process (network, DNS, files), its incident, and
  * whether a suppression matched; at the end of a scan (finalize), the extent of certreq alerts (extent.ts).
  *
@@ -24,7 +25,7 @@ import type { WinEvent } from '../model/event.js';
 import { eventKey } from '../model/event.js';
 import { toProcessEvent } from '../model/toProcess.js';
 import { DEFAULT_INCIDENTS, loadTriageConfig, parseTriageConfig, type IncidentSettings, type TriageConfig, type TriageConfigInput } from '../triage/config.js';
-import { triage } from '../triage/severity.js';
+import { builtinEnrichers, enrichAlert, type EnricherRegistry } from '../enrich/index.js';
 import { Suppressor } from '../triage/suppress.js';
 import { activityOf, processFacts, timeOf, type ProcessFacts } from './fields.js';
 import { applyExtent } from './extent.js';
@@ -60,6 +61,8 @@ export interface CorrelatorOptions {
    * (default 20,000; 0 = none). Each costs its event (~1–3 KB); beyond it the oldest keep the context they have.
    */
   watchCapacity?: number;
+  /** The enrichers rules choose from (src/enrich); default the built-in ones (certreq). */
+  enrichers?: EnricherRegistry;
 }
 
 /** The parts of an alert's context that later events of its process complete. */
@@ -94,6 +97,7 @@ const MAX_EVIDENCE = 20;
 export class Correlator {
   private readonly index: ProcessIndex;
   private readonly suppressor: Suppressor;
+  private readonly enrichers: EnricherRegistry;
   private readonly incidentSettings: IncidentSettings;
   private tracker: IncidentTracker;
   private readonly seen = new Map<string, true>();
@@ -127,6 +131,7 @@ export class Correlator {
     };
     this.index = new ProcessIndex(options.indexCapacity ?? config.indexCapacity ?? 200_000);
     this.suppressor = new Suppressor(config, options.now);
+    this.enrichers = options.enrichers ?? builtinEnrichers();
     this.tracker = new IncidentTracker(this.incidentSettings);
     this.dedupeCapacity = options.dedupeCapacity ?? 200_000;
     this.treeDepth = options.treeDepth ?? 5;
@@ -393,16 +398,7 @@ export class Correlator {
     const ev = alert.event;
     const activity = activityOf(ev);
     const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
-    const t = triage({
-      ruleId: alert.rule.id,
-      ruleTitle: alert.rule.title,
-      ...(alert.rule.level ? { ruleLevel: alert.rule.level } : {}),
-      ...(facts.image !== undefined ? { image: facts.image } : {}),
-      ...(facts.originalFileName !== undefined ? { originalFileName: facts.originalFileName } : {}),
-      ...(facts.commandLine !== undefined ? { commandLine: facts.commandLine } : {}),
-    });
-    const context: AlertContext = { severity: t.severity, reason: t.reason, grade: t.grade };
-    if (t.certreq) context.certreq = t.certreq as unknown as Record<string, unknown>;
+    const context: AlertContext = enrichAlert(alert, facts, this.enrichers);
 
     const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
     if (self) {
