@@ -63,6 +63,11 @@ export interface CorrelatorOptions {
   watchCapacity?: number;
   /** The enrichers rules choose from (src/enrich); default the built-in ones (certreq). */
   enrichers?: EnricherRegistry;
+  /**
+   * alertsFor makes alerts without context, incident or suppression: `finalize` builds all of it (scan). The
+   * context alertsFor would build is entirely rebuilt there, so building it twice only cost time and memory.
+   */
+  deferContext?: boolean;
 }
 
 /** The parts of an alert's context that later events of its process complete. */
@@ -88,6 +93,9 @@ interface Followed {
 /** Host (lower case) and GUID (string) or PID (number): GUIDs and PIDs never collide as map keys. */
 type ProcessKey = [host: string, id: string | number];
 
+/** The keys enrichAlert puts first in a context; tree, lifetime and evidence follow them. */
+const GRADE_KEYS: ReadonlySet<string> = new Set(['severity', 'reason', 'grade', 'enrichments']);
+
 /** Suppressed alerts kept for listing in long-running use (scan lists all of its own through finalize). */
 const MAX_SUPPRESSED_LISTED = 10_000;
 
@@ -98,6 +106,9 @@ export class Correlator {
   private readonly index: ProcessIndex;
   private readonly suppressor: Suppressor;
   private readonly enrichers: EnricherRegistry;
+  private readonly deferContext: boolean;
+  /** Alerts finalised without their live context (finalize liveLater); complete() adds it. */
+  private readonly pendingLive = new WeakSet<Alert>();
   private readonly incidentSettings: IncidentSettings;
   private tracker: IncidentTracker;
   private readonly seen = new Map<string, true>();
@@ -132,6 +143,7 @@ export class Correlator {
     this.index = new ProcessIndex(options.indexCapacity ?? config.indexCapacity ?? 200_000);
     this.suppressor = new Suppressor(config, options.now);
     this.enrichers = options.enrichers ?? builtinEnrichers();
+    this.deferContext = options.deferContext === true;
     this.tracker = new IncidentTracker(this.incidentSettings);
     this.dedupeCapacity = options.dedupeCapacity ?? 200_000;
     this.treeDepth = options.treeDepth ?? 5;
@@ -181,10 +193,13 @@ export class Correlator {
    */
   alertsFor(event: WinEvent, detections: Detection[]): Alert[] {
     const matchedRules = [...new Set(detections.map((d) => d.rule.id))];
-    const process = toProcessEvent(event);
+    // Deferred (scan): complete() adds the process view when the alert is written.
+    const process = this.deferContext ? undefined : toProcessEvent(event);
     const alerts: Alert[] = [];
+    // The event's identity, once for all the rules it matched.
+    const key = eventKey(event);
     for (const d of detections) {
-      const id = alertId(d.rule.id, event);
+      const id = alertId(d.rule.id, event, key);
       if (this.seen.has(id) || this.batch?.ids.has(id)) {
         this.duplicates++;
         continue;
@@ -192,6 +207,10 @@ export class Correlator {
       if (this.batch) this.batch.ids.add(id);
       else this.remember(id);
       const alert: Alert = { id, rule: d.rule, event, ...(process ? { process } : {}), matchedRules };
+      if (this.deferContext) {
+        alerts.push(alert);
+        continue;
+      }
       alert.context = this.contextOf(alert);
       if (alert.context.suppressed) this.noteSuppressed(alert);
       else this.assignIncident(alert, this.tracker);
@@ -229,7 +248,7 @@ export class Correlator {
    * Recomputes context that later events may have changed (tree, lifetime, evidence, incidents) — call before
    * output. Returns the alerts de-duplicated and in time order; incidents are rebuilt in that order.
    */
-  finalize(alerts: Alert[]): Alert[] {
+  finalize(alerts: Alert[], options: { liveLater?: boolean } = {}): Alert[] {
     const unique = new Map<string, Alert>();
     for (const a of alerts) if (!unique.has(a.id)) unique.set(a.id, a);
     const ordered = [...unique.values()]
@@ -239,7 +258,11 @@ export class Correlator {
     this.tracker = new IncidentTracker(this.incidentSettings);
     this.suppressedAlerts = [];
     this.suppressedTotal = 0;
-    for (const a of ordered) a.context = this.contextOf(a);
+    for (const a of ordered) {
+      a.context = this.contextOf(a, options.liveLater !== true);
+      if (options.liveLater === true) this.pendingLive.add(a);
+      else if (a.process === undefined && this.deferContext) this.withProcess(a);
+    }
     // Extent may escalate an alert (its downloaded file ran): before incidents, which take their severity.
     applyExtent(ordered, this.index);
     for (const a of ordered) {
@@ -394,19 +417,53 @@ export class Correlator {
     if (this.seen.size > this.dedupeCapacity) this.seen.delete(this.seen.keys().next().value!);
   }
 
-  private contextOf(alert: Alert): AlertContext {
+  /**
+   * An alert of `finalize(alerts, { liveLater: true })` with its process view, tree, lifetime and evidence, in the
+   * key order finalize would have given them; the alert itself stays without them, so a writer that streams
+   * alerts out holds these for one alert at a time. Any other alert is returned as it is.
+   */
+  complete(alert: Alert): Alert {
+    if (!this.pendingLive.has(alert)) return alert;
+    const ev = alert.event;
+    const activity = activityOf(ev);
+    const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
+    const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
+    const ctx = alert.context ?? {};
+    const out: AlertContext = {};
+    let placed = false;
+    for (const k in ctx) {
+      if (!placed && !GRADE_KEYS.has(k)) {
+        if (self) this.addLive(out, self, facts);
+        placed = true;
+      }
+      out[k] = ctx[k];
+    }
+    if (!placed && self) this.addLive(out, self, facts);
+    const process = alert.process ?? toProcessEvent(ev);
+    return { ...alert, ...(process ? { process } : {}), context: out };
+  }
+
+  private withProcess(a: Alert): void {
+    const process = toProcessEvent(a.event);
+    if (process) a.process = process;
+  }
+
+  private addLive(context: AlertContext, self: StartRecord, facts: ProcessFacts): void {
+    context.process_tree = this.treeOf(self, facts);
+    context.lifetime = this.lifetimeOf(self);
+    const evidence = evidenceContext(this.index.evidenceOf(self));
+    if (evidence) context.evidence = evidence;
+  }
+
+  /** The alert's context; without tree, lifetime and evidence when `live` is false (see complete). */
+  private contextOf(alert: Alert, live = true): AlertContext {
     const ev = alert.event;
     const activity = activityOf(ev);
     const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
     const context: AlertContext = enrichAlert(alert, facts, this.enrichers);
 
     const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
-    if (self) {
-      context.process_tree = this.treeOf(self, facts);
-      context.lifetime = this.lifetimeOf(self);
-      const evidence = evidenceContext(this.index.evidenceOf(self));
-      if (evidence) context.evidence = evidence;
-    }
+    if (self && live) this.addLive(context, self, facts);
 
     const parentImage = facts.parentImage ?? (self ? this.index.parentOf(self)?.image : undefined);
     const hit = this.suppressor.size === 0 ? undefined : this.suppressor.match({
@@ -500,8 +557,8 @@ function liveOf(context: AlertContext | undefined): LiveContext {
 }
 
 /** Stable across re-scans and re-sends: the rule and the event's identity (its content, see eventKey). */
-export function alertId(ruleId: string, event: WinEvent): string {
-  return hash('sha256', `${ruleId}|${eventKey(event)}`, 'hex').slice(0, 32);
+export function alertId(ruleId: string, event: WinEvent, key: string = eventKey(event)): string {
+  return hash('sha256', `${ruleId}|${key}`, 'hex').slice(0, 32);
 }
 
 function incidentContext(inc: Incident, isNew: boolean): { id: string; new: boolean } {
