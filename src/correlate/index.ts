@@ -22,6 +22,7 @@
 import { createHash, hash } from 'node:crypto';
 import type { Alert, AlertContext, Detection, Severity } from '../model/alert.js';
 import type { WinEvent } from '../model/event.js';
+import type { ProcessEvent } from '../model/process.js';
 import { eventKey } from '../model/event.js';
 import { toProcessEvent } from '../model/toProcess.js';
 import { DEFAULT_INCIDENTS, loadTriageConfig, parseTriageConfig, type IncidentSettings, type TriageConfig, type TriageConfigInput } from '../triage/config.js';
@@ -109,6 +110,7 @@ export class Correlator {
   private readonly deferContext: boolean;
   /** Alerts finalised without their live context (finalize liveLater); complete() adds it. */
   private readonly pendingLive = new WeakSet<Alert>();
+  private lastCompleted: { event: WinEvent; live: AlertContext; process: ProcessEvent | undefined } | undefined;
   private readonly incidentSettings: IncidentSettings;
   private tracker: IncidentTracker;
   private readonly seen = new Map<string, true>();
@@ -425,21 +427,28 @@ export class Correlator {
   complete(alert: Alert): Alert {
     if (!this.pendingLive.has(alert)) return alert;
     const ev = alert.event;
-    const activity = activityOf(ev);
-    const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
-    const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
+    // Alerts of one event are written one after the other: their process view and live context are the same.
+    let last = this.lastCompleted;
+    if (last?.event !== ev) {
+      const activity = activityOf(ev);
+      const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
+      const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
+      const live: AlertContext = {};
+      if (self) this.addLive(live, self, facts);
+      last = this.lastCompleted = { event: ev, live, process: toProcessEvent(ev) };
+    }
     const ctx = alert.context ?? {};
     const out: AlertContext = {};
     let placed = false;
     for (const k in ctx) {
       if (!placed && !GRADE_KEYS.has(k)) {
-        if (self) this.addLive(out, self, facts);
+        Object.assign(out, last.live);
         placed = true;
       }
       out[k] = ctx[k];
     }
-    if (!placed && self) this.addLive(out, self, facts);
-    const process = alert.process ?? toProcessEvent(ev);
+    if (!placed) Object.assign(out, last.live);
+    const process = alert.process ?? last.process;
     return { ...alert, ...(process ? { process } : {}), context: out };
   }
 
