@@ -134,6 +134,8 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
         indexCapacity: options.indexCapacity,
         // scan finalises every alert at end of input; following alerts for live updates is the service's job.
         watchCapacity: 0,
+        // ... and it builds every alert's context there, once (see finalize).
+        deferContext: true,
       },
     });
   } catch (err) {
@@ -198,7 +200,9 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   for (const a of pipeline.flush()) raised.push(a);
   progress?.stop();
 
-  const finalized = pipeline.correlator.finalize(raised);
+  // Trees, lifetimes and evidence are added as each alert is written (complete), not held for all at once.
+  const finalized = pipeline.correlator.finalize(raised, { liveLater: true });
+  raised.length = 0;
   const shown = options.showSuppressed ? finalized : finalized.filter((a) => !a.context?.suppressed);
   stats.suppressed = finalized.filter((a) => a.context?.suppressed).length;
   stats.alerts = finalized.length - stats.suppressed;
@@ -209,6 +213,7 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
     group: options.group,
     width: terminalWidth(),
     colour: !options.output && colourEnabled({ isTTY: toTerminal, env: process.env }),
+    complete: (a) => pipeline.correlator.complete(a),
   });
   if (options.output) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 
