@@ -18,6 +18,7 @@ import { gunzipChunks, type GunzipFault, type InflateBudget } from './gunzipRead
 import { DocumentDecoder } from './document.js';
 import { decodeEvtxFile } from './evtxFile.js';
 import { JsonSink } from './jsonStream.js';
+import { NdjsonBytes } from './ndjsonBytes.js';
 import type { TextSink } from './textSink.js';
 import { XmlSink } from './xmlStream.js';
 
@@ -304,8 +305,24 @@ async function* decodeText(
   options: DecodeOptions,
 ): AsyncGenerator<DecodeItem[]> {
   const max = options.maxDocumentBytes ?? MAX_DOCUMENT_BYTES;
-  const sink: TextSink =
-    layout === 'xml' ? new XmlSink(name, max) : new JsonSink(name, new DocumentDecoder(), max, linePrefilter(options.prefilterLiterals, options.keepEvents));
+  const prefilter = layout === 'json' ? linePrefilter(options.prefilterLiterals, options.keepEvents) : undefined;
+  if (prefilter !== undefined && encoding === 'utf-8') {
+    // UTF-8 NDJSON with a prefilter: lines are decided on the raw bytes (see ndjsonBytes.ts).
+    const bytes = new NdjsonBytes(name, new JsonSink(name, new DocumentDecoder(), max, prefilter.test), prefilter.literals, options.keepEvents ?? null);
+    let out: DecodeItem[] = [];
+    for await (const chunk of chunks) {
+      bytes.write(chunk, out);
+      if (out.length > 0) {
+        const batch = out;
+        out = [];
+        yield batch;
+      }
+    }
+    bytes.end(out);
+    if (out.length > 0) yield out;
+    return;
+  }
+  const sink: TextSink = layout === 'xml' ? new XmlSink(name, max) : new JsonSink(name, new DocumentDecoder(), max, prefilter?.test);
   const decode = textDecoder(encoding);
   let out: DecodeItem[] = [];
   for await (const chunk of chunks) {
@@ -336,10 +353,10 @@ function textDecoder(encoding: TextEncodingName): (chunk: Buffer, final: boolean
  * literal could appear escaped in the raw line (quotes, backslashes, slashes, <>&', non-ASCII): otherwise none.
  * One precompiled case-insensitive alternation: measured ~5x cheaper than lower-casing each line.
  */
-function linePrefilter(literals: string[] | null | undefined, keep?: KeepEvent[] | null): ((line: string) => boolean) | undefined {
-  if (literals === null || literals === undefined || literals.length === 0) return undefined;
+function linePrefilter(ruleLiterals: string[] | null | undefined, keep?: KeepEvent[] | null): { test: (line: string) => boolean; literals: RegExp } | undefined {
+  if (ruleLiterals === null || ruleLiterals === undefined || ruleLiterals.length === 0) return undefined;
   // Kept events' provider names are searched like literals: a line without any cannot be one of them.
-  if (keep) literals = [...literals, ...keep.map((k) => k.provider)];
+  const literals = keep ? [...ruleLiterals, ...keep.map((k) => k.provider)] : ruleLiterals;
   for (const literal of literals) {
     if (literal.length === 0) return undefined;
     for (let i = 0; i < literal.length; i++) {
@@ -348,8 +365,10 @@ function linePrefilter(literals: string[] | null | undefined, keep?: KeepEvent[]
       if (c < 32 || c > 126 || c === 34 || c === 92 || c === 47 || c === 60 || c === 62 || c === 38 || c === 39) return undefined;
     }
   }
-  const pattern = new RegExp(literals.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
-  return (line) => pattern.test(line);
+  const alternation = (list: string[]): string => list.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const pattern = new RegExp(alternation(literals), 'i');
+  // The byte reader searches the rule literals alone (kept events it reads by their keys).
+  return { test: (line) => pattern.test(line), literals: new RegExp(alternation(ruleLiterals), 'gi') };
 }
 
 /**
