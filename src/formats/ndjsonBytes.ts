@@ -243,7 +243,7 @@ export class NdjsonBytes {
     // EventData: flat (no object or array inside), walked key by key; only the kept fields are decoded.
     const brace = s.indexOf('{', body);
     const bracket = s.indexOf('[', body);
-    if ((brace !== -1 && brace < end) || (bracket !== -1 && bracket < end)) return fellBack('object or array inside EventData');
+    if ((brace !== -1 && brace < end) || (bracket !== -1 && bracket < end)) return fellBack('object or array in or after EventData');
     const data: Record<string, FieldValue> = {};
     let p = body;
     if (s.charCodeAt(p) === 125) p++;
