@@ -60,8 +60,8 @@ const LONG_LINE_BYTES = 1 << 20;
 
 interface ProviderTable {
   ids: Set<number>;
-  /** Field names by length (few per length): compared in place, no key string is made. */
-  byLength: Map<number, string[]>;
+  /** `"Name":` of a kept field (captured), a `\\u`, or a quote followed by whitespace and a colon; flags 'g'. */
+  keys: RegExp;
 }
 
 export class NdjsonBytes {
@@ -240,43 +240,32 @@ export class NdjsonBytes {
     // EventData follows System directly (the pattern), and closes the Event (checked at its end): no UserData.
     const body = SYSTEM.lastIndex;
 
-    // EventData: flat (no object or array inside), walked key by key; only the kept fields are decoded.
+    // EventData: flat (no object or array in or after it), so it closes at the line's third-last character.
     const brace = s.indexOf('{', body);
     const bracket = s.indexOf('[', body);
-    if ((brace !== -1 && brace < end) || (bracket !== -1 && bracket < end)) return fellBack('object or array in or after EventData');
+    if (brace !== -1 || bracket !== -1) return fellBack('object or array in or after EventData');
+    if (s.charCodeAt(end - 3) !== 125 || s.charCodeAt(end - 2) !== 125) return fellBack('members after EventData');
+    // The kept fields, found by one compiled pattern. `"Name":` cannot occur inside a JSON string (a quote there
+    // is escaped), and a kept name can be hidden only by a \u escape or by whitespace before its colon: the pattern
+    // finds those too, and they send the line to the full decoder.
     const data: Record<string, FieldValue> = {};
-    let p = body;
-    if (s.charCodeAt(p) === 125) p++;
-    else {
-      for (;;) {
-        if (s.charCodeAt(p) !== 34) return fellBack('EventData not compact');
-        const keyEnd = s.indexOf('"', p + 1);
-        if (keyEnd === -1 || keyEnd >= end) return fellBack('EventData not compact');
-        if (s.charCodeAt(keyEnd + 1) !== 58) return fellBack('EventData not compact');
-        const name = fieldAt(s, table.byLength, p + 1, keyEnd);
-        // A kept name is plain; another one may be a kept name escaped ("Imag\u0065").
-        if (name === undefined && hasBackslash(s, p + 1, keyEnd)) return fellBack('escaped key in EventData');
-        if (name === undefined) {
-          p = skipValue(s, keyEnd + 2, end);
-          if (p === -1) return null;
-        } else {
-          const v = valueAt(s, buf, base, keyEnd + 2);
-          if (v === null) return null;
-          if (name in data) return fellBack('duplicate field in EventData');
-          data[name] = v;
-          p = cursor;
-        }
-        const c = s.charCodeAt(p);
-        if (c === 125) {
-          p++;
-          break;
-        }
-        if (c !== 44) return fellBack('EventData not compact');
-        p++;
+    const keys = table.keys;
+    keys.lastIndex = body;
+    for (let m = keys.exec(s); m !== null; m = keys.exec(s)) {
+      const name = m[1];
+      if (name === undefined) {
+        if (s.charCodeAt(m.index) === 34) return fellBack('whitespace in EventData');
+        let k = m.index - 1;
+        while (s.charCodeAt(k) === 92) k--;
+        if (((m.index - k) & 1) === 1) return fellBack('\\u escape in EventData');
+        continue; // an escaped backslash followed by 'u' ("C:\\users")
       }
+      const v = valueAt(s, buf, base, keys.lastIndex);
+      if (v === null) return null;
+      if (name in data) return fellBack('duplicate field in EventData');
+      data[name] = v;
+      keys.lastIndex = cursor;
     }
-    // EventData is the Event's last member: what follows closes Event and the document.
-    if (end - p !== 2 || s.charCodeAt(p) !== 125 || s.charCodeAt(p + 1) !== 125) return fellBack('members after EventData');
     return { system, data, origin: { file: this.file } };
   }
 
@@ -309,19 +298,6 @@ const SYSTEM = new RegExp(
  */
 function own(s: string): string {
   return s.length < 13 ? s : `_${s}`.slice(1);
-}
-
-function hasBackslash(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (s.charCodeAt(i) === 92) return true;
-  return false;
-}
-
-/** The kept field named by s[from, to), if any (compared in place). */
-function fieldAt(s: string, byLength: Map<number, string[]>, from: number, to: number): string | undefined {
-  const names = byLength.get(to - from);
-  if (names === undefined) return undefined;
-  for (const name of names) if (s.startsWith(name, from)) return name;
-  return undefined;
 }
 
 /** Where the last value read by stringAt / valueAt / skipValue ends (one number, not an object per value). */
@@ -387,36 +363,11 @@ function valueAt(s: string, buf: Buffer, base: number, p: number): string | null
   return fellBack('value not a JSON scalar');
 }
 
-/** Past a value the reader does not keep (no object or array can be here: checked before): its end, or -1 (counted). */
-function skipValue(s: string, p: number, end: number): number {
-  if (s.charCodeAt(p) === 34) {
-    const close = stringEnd(s, p);
-    if (close === -1 || close >= end) {
-      fellBack('unterminated string');
-      return -1;
-    }
-    return close + 1;
-  }
-  let q = p;
-  for (let d = s.charCodeAt(q); d !== 44 && d !== 125 && q < end; d = s.charCodeAt(++q));
-  if (q === p) {
-    fellBack('value not a JSON scalar');
-    return -1;
-  }
-  return q;
-}
-
 function providerTables(keep: readonly KeptFields[]): Map<string, ProviderTable> {
   const out = new Map<string, ProviderTable>();
   for (const k of keep) {
-    if (k.fields === undefined) continue;
-    const byLength = new Map<number, string[]>();
-    for (const f of k.fields) {
-      const list = byLength.get(f.length) ?? [];
-      list.push(f);
-      byLength.set(f.length, list);
-    }
-    out.set(k.provider, { ids: new Set(k.eventIds), byLength });
+    if (k.fields === undefined || k.fields.some((f) => !/^[A-Za-z0-9_]+$/.test(f))) continue;
+    out.set(k.provider, { ids: new Set(k.eventIds), keys: new RegExp(`"(${k.fields.join('|')})":|\\\\u|"[\\t\\n\\r ]+:`, 'g') });
   }
   return out;
 }

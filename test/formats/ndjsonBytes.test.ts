@@ -54,6 +54,8 @@ function lines(): { text: string; unusual: string[] } {
   out.push(JSON.stringify(event(SYSMON, 22, 61, 'WS01.corp.example', { ProcessGuid: guid(2), ProcessId: '100', QueryName: 'cdn.example.net', QueryStatus: 0, QueryResults: '::ffff:198.51.100.7;', Image: 'C:\\a.exe' })));
   out.push(JSON.stringify(event(SYSMON, 11, 62, 'WS01.corp.example', { ProcessGuid: guid(2), ProcessId: 100, TargetFilename: 'C:\\Users\\Public\\out\\u00e9.txt', Image: 'C:\\a.exe' })));
   out.push(JSON.stringify(end(1, 100, 40)));
+  // An escaped backslash before 'u' is no \u escape: read by the key reader.
+  out.push(JSON.stringify(start(11, 108, 45, 'C:\\users\\u1.exe', 'C:\\users\\u1.exe /x')));
   out.push(JSON.stringify(end(2, 100, 90)));
   out.push(JSON.stringify(event(SECURITY, 4688, 70, 'WS02.corp.example', { SubjectUserName: 'WS$', SubjectDomainName: 'CORP', NewProcessId: '0x1f4', NewProcessName: 'C:\\Windows\\System32\\whoami.exe', ProcessId: '0x64', CommandLine: 'whoami /all', TargetUserName: 'erin', TargetDomainName: 'CORP', ParentProcessName: 'C:\\Windows\\System32\\cmd.exe' })));
   out.push(JSON.stringify(event(SECURITY, 4689, 80, 'WS02.corp.example', { SubjectUserName: 'WS$', SubjectDomainName: 'CORP', ProcessId: '0x1f4', ProcessName: 'C:\\Windows\\System32\\whoami.exe', Status: '0x0' })));
@@ -71,7 +73,9 @@ function lines(): { text: string; unusual: string[] } {
   out.push(JSON.stringify(event(SYSMON, { '#attributes': { Qualifiers: 0 }, '#text': 1 }, 130, 'WS01.corp.example', { ProcessGuid: guid(6), ProcessId: 104, Image: 'C:\\d.exe' })));
   unusual.push('System not as evtx_dump writes it');
   out.push(JSON.stringify(start(7, 105, 140, 'C:\\e.exe', 'e')).replace('"ProcessId":105', '"Process\\u0049d":105'));
-  unusual.push('escaped key in EventData');
+  unusual.push('\\u escape in EventData');
+  out.push(JSON.stringify(start(10, 107, 145, 'C:\\e.exe', 'e')).replace('"Image":', '"Image" :'));
+  unusual.push('whitespace in EventData');
   out.push(JSON.stringify(start(8, 106, 150, 'C:\\f.exe', 'f', 'WS03.corp.exämple')));
   unusual.push('escaped or non-ASCII System text');
   out.push(JSON.stringify(event(SYSMON, 5, 160, 'WS01.corp.example', { ProcessGuid: guid(8), ProcessId: 106 }, { UserData: { X: { A: 1 } } })));
