@@ -12,6 +12,7 @@ import type { SingleBar } from 'cli-progress';
 import { expandInputs, decodeFileBatches, type InputFile } from '../formats/index.js';
 import { formatDecodeError } from '../model/event.js';
 import { fallbackSummary } from '../evtx/index.js';
+import { keyReaderSummary } from '../formats/ndjsonBytes.js';
 import { processEventKind } from '../model/process.js';
 import type { Alert } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
@@ -220,6 +221,8 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   if (!options.quiet) process.stderr.write(summaryLine(stats, pipeline.rules.length));
   // Records the EVTX fast paths handed to the slower ones, by reason: a jump here is a slowdown to look into.
   if (options.verbose && !options.quiet) process.stderr.write(`procwatch: EVTX fast-path fallbacks: ${fallbackSummary()}\n`);
+  // NDJSON lines the key reader handed to the full decoder, by reason.
+  if (options.verbose && !options.quiet) process.stderr.write(`procwatch: NDJSON key-reader fallbacks: ${keyReaderSummary()}\n`);
   if (stats.unreadable > 0) return EXIT_USAGE;
   return options.failOnAlert && shown.length > 0 ? EXIT_ALERTS : EXIT_OK;
 }
