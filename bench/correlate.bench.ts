@@ -13,7 +13,7 @@ import { Correlator } from '../src/correlate/index.js';
 import type { Alert, Detection, RuleMeta } from '../src/model/alert.js';
 import type { WinEvent } from '../src/model/event.js';
 import { SECURITY_CHANNEL, SECURITY_PROVIDER, SYSMON_CHANNEL, SYSMON_PROVIDER } from '../src/model/event.js';
-import { triage } from '../src/triage/severity.js';
+import { gradeCertreq } from '../src/triage/severity.js';
 import { SHARED, fmt } from './lib.js';
 
 const EVENTS = Number(process.argv[2] ?? 500_000);
@@ -79,7 +79,7 @@ console.log(`finalize:  ${fmt(seconds * 1000, 0)} ms for ${final.length} alerts 
 const rows = readFileSync(join(SHARED, 'certreq', 'commands.tsv'), 'utf8').split('\n').slice(1).filter((l) => l.trim() !== '').map((l) => l.split('\t'));
 const ROUNDS = 500;
 t0 = process.hrtime.bigint();
-for (let n = 0; n < ROUNDS; n++) for (const [, commandLine, image, ofn] of rows) triage({ ruleId: RULE.id, ruleTitle: RULE.title, image, ...(ofn ? { originalFileName: ofn } : {}), commandLine });
+for (let n = 0; n < ROUNDS; n++) for (const [, commandLine, image, ofn] of rows) gradeCertreq({ image, ...(ofn ? { originalFileName: ofn } : {}), commandLine });
 seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 console.log(`triage:    ${fmt((ROUNDS * rows.length) / seconds / 1000)} k command lines/s (certreq corpus × ${ROUNDS})`);
 console.log('(2 cores shared with other work: expect run-to-run variation)');

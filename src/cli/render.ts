@@ -18,34 +18,45 @@ export interface RenderOptions {
   width: number;
   /** Severity colours in the table view (decided by the caller from the destination, NO_COLOR and FORCE_COLOR). */
   colour?: boolean;
+  /**
+   * Completes an alert just before it is written (Correlator.complete: its tree, lifetime, evidence and process
+   * view). Line formats call it per alert and keep nothing; the others complete every alert first.
+   */
+  complete?: (alert: Alert) => Alert;
 }
 
 export async function writeAlerts(out: Writable, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions): Promise<void> {
   const w = new ChunkedWriter(out);
-  if (options.group === 'incidents') await writeIncidents(w, groupIncidents(alerts), format, options);
-  else await writeFlat(w, alerts, format, options);
+  const complete = options.complete;
+  if (options.group === 'incidents') await writeIncidents(w, groupIncidents(complete ? alerts.map(complete) : alerts), format, options);
+  else if (complete && !STREAMED.has(format)) await writeFlat(w, alerts.map(complete), format, options);
+  else await writeFlat(w, alerts, format, options, complete ?? same);
   await w.flush();
 }
 
-async function writeFlat(w: ChunkedWriter, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions): Promise<void> {
+/** Formats written one alert at a time, from that alert alone. */
+const STREAMED: ReadonlySet<OutputFormat> = new Set(['jsonl', 'json', 'csv', 'ocsf']);
+const same = (a: Alert): Alert => a;
+
+async function writeFlat(w: ChunkedWriter, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions, one: (a: Alert) => Alert = same): Promise<void> {
   switch (format) {
     case 'table':
       if (alerts.length > 0) await w.write(renderTable(alerts, { width: options.width, colour: options.colour }));
       return;
     case 'jsonl':
-      for (const a of alerts) await w.write(`${JSON.stringify(toEcsAlert(a))}\n`);
+      for (const a of alerts) await w.write(`${JSON.stringify(toEcsAlert(one(a)))}\n`);
       return;
     case 'json':
       await w.write('[');
-      for (let i = 0; i < alerts.length; i++) await w.write(`${i === 0 ? '\n' : ',\n'}${JSON.stringify(toEcsAlert(alerts[i]!))}`);
+      for (let i = 0; i < alerts.length; i++) await w.write(`${i === 0 ? '\n' : ',\n'}${JSON.stringify(toEcsAlert(one(alerts[i]!)))}`);
       await w.write(alerts.length > 0 ? '\n]\n' : ']\n');
       return;
     case 'csv':
       await w.write(alertCsvHeader());
-      for (const a of alerts) await w.write(alertCsvRow(a));
+      for (const a of alerts) await w.write(alertCsvRow(one(a)));
       return;
     case 'ocsf':
-      for (const a of alerts) await w.write(`${JSON.stringify(toOcsfFinding(a))}\n`);
+      for (const a of alerts) await w.write(`${JSON.stringify(toOcsfFinding(one(a)))}\n`);
       return;
     case 'timeline':
       await w.write(timelineCsvHeader());

@@ -12,6 +12,7 @@ import type { SingleBar } from 'cli-progress';
 import { expandInputs, decodeFileBatches, type InputFile } from '../formats/index.js';
 import { formatDecodeError } from '../model/event.js';
 import { fallbackSummary } from '../evtx/index.js';
+import { keyReaderSummary } from '../formats/ndjsonBytes.js';
 import { processEventKind } from '../model/process.js';
 import type { Alert } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
@@ -134,6 +135,8 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
         indexCapacity: options.indexCapacity,
         // scan finalises every alert at end of input; following alerts for live updates is the service's job.
         watchCapacity: 0,
+        // ... and it builds every alert's context there, once (see finalize).
+        deferContext: true,
       },
     });
   } catch (err) {
@@ -198,7 +201,9 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
   for (const a of pipeline.flush()) raised.push(a);
   progress?.stop();
 
-  const finalized = pipeline.correlator.finalize(raised);
+  // Trees, lifetimes and evidence are added as each alert is written (complete), not held for all at once.
+  const finalized = pipeline.correlator.finalize(raised, { liveLater: true });
+  raised.length = 0;
   const shown = options.showSuppressed ? finalized : finalized.filter((a) => !a.context?.suppressed);
   stats.suppressed = finalized.filter((a) => a.context?.suppressed).length;
   stats.alerts = finalized.length - stats.suppressed;
@@ -209,12 +214,15 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
     group: options.group,
     width: terminalWidth(),
     colour: !options.output && colourEnabled({ isTTY: toTerminal, env: process.env }),
+    complete: (a) => pipeline.correlator.complete(a),
   });
   if (options.output) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 
   if (!options.quiet) process.stderr.write(summaryLine(stats, pipeline.rules.length));
   // Records the EVTX fast paths handed to the slower ones, by reason: a jump here is a slowdown to look into.
   if (options.verbose && !options.quiet) process.stderr.write(`procwatch: EVTX fast-path fallbacks: ${fallbackSummary()}\n`);
+  // NDJSON lines the key reader handed to the full decoder, by reason.
+  if (options.verbose && !options.quiet) process.stderr.write(`procwatch: NDJSON key-reader fallbacks: ${keyReaderSummary()}\n`);
   if (stats.unreadable > 0) return EXIT_USAGE;
   return options.failOnAlert && shown.length > 0 ? EXIT_ALERTS : EXIT_OK;
 }

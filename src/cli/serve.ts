@@ -3,9 +3,9 @@
  * Runs until SIGINT/SIGTERM, then finishes the commits and actions in flight and exits 0.
  */
 import type { Command } from 'commander';
-import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
+import { ConfigError, loadServeConfig, type CliServeOptions } from '../service/config.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
-import { containStdioErrors, safeWrite } from '../server/log.js';
+import { containStdioErrors, safeWrite } from '../service/log.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -51,7 +51,7 @@ export function registerServe(program: Command, setExit: SetExit): void {
       try {
         // Loaded here, not at the top: the server's dependencies (Fastify, SQLite, PostgreSQL, NATS) would
         // otherwise add a third of a second to every other command's start-up (measured).
-        const { startServer } = await import('../server/app.js');
+        const { startServer } = await import('./startServer.js');
         server = await startServer(config);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

@@ -6,10 +6,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
-import { ConfigError, loadServeConfig, type CliServeOptions } from '../server/config.js';
+import { ConfigError, loadServeConfig, type CliServeOptions } from '../service/config.js';
 import { EXIT_OK, EXIT_USAGE, type SetExit } from './exit.js';
 import { redactUrl } from './serve.js';
-import { containStdioErrors } from '../server/log.js';
+import { containStdioErrors } from '../service/log.js';
 import type { EventWorker } from '../distribute/worker.js';
 
 interface CliWorkerOptions extends Pick<CliServeOptions, 'config' | 'rules' | 'builtin' | 'store' | 'nats' | 'natsStream' | 'partitionCount'> {
@@ -141,7 +141,10 @@ function listenAddress(spec: string): { host: string; port: number } {
 function serveMetrics(worker: EventWorker, at: { host: string; port: number }): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(worker.metrics.render());
+      worker.metrics.render().then(
+        (text) => res.writeHead(200, { 'content-type': worker.metrics.contentType }).end(text),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${err.message}\n`),
+      );
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');

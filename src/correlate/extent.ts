@@ -104,7 +104,7 @@ export function applyExtent(alerts: readonly Alert[], index: ProcessIndex, limit
 }
 
 export function certreqFactsOf(alert: Alert, index: ProcessIndex): CertreqFacts | undefined {
-  const intent = alert.context?.certreq as { response_file?: string; upload_file?: string; url?: string } | undefined;
+  const intent = alert.context?.enrichments?.['certreq'] as { response_file?: string; upload_file?: string; url?: string } | undefined;
   if (!intent || (intent.response_file === undefined && intent.url === undefined && intent.upload_file === undefined)) return undefined;
   const self = index.startRecordOf(alert.event) ?? index.processOf(alert.event);
   const facts: CertreqFacts = { alert, self };

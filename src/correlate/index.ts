@@ -1,6 +1,7 @@
 /**
  * Correlation and triage: detections + the surrounding events → enriched alerts. Every alert gets, in
- * `alert.context` (rendered as the `procwatch` object): severity and a one-line reason, the certreq intent,
+ * `alert.context` (rendered as the `procwatch` object): severity, a one-line reason and the fields of the
+ * enrichers its rule chose (src/enrich: the certreq intent),
  * the process tree and lifetime, evidence of the same process (network, DNS, files), its incident, and
  * whether a suppression matched; at the end of a scan (finalize), the extent of certreq alerts (extent.ts).
  *
@@ -21,10 +22,11 @@
 import { createHash, hash } from 'node:crypto';
 import type { Alert, AlertContext, Detection, Severity } from '../model/alert.js';
 import type { WinEvent } from '../model/event.js';
+import type { ProcessEvent } from '../model/process.js';
 import { eventKey } from '../model/event.js';
 import { toProcessEvent } from '../model/toProcess.js';
 import { DEFAULT_INCIDENTS, loadTriageConfig, parseTriageConfig, type IncidentSettings, type TriageConfig, type TriageConfigInput } from '../triage/config.js';
-import { triage } from '../triage/severity.js';
+import { builtinEnrichers, enrichAlert, type EnricherRegistry } from '../enrich/index.js';
 import { Suppressor } from '../triage/suppress.js';
 import { activityOf, processFacts, timeOf, type ProcessFacts } from './fields.js';
 import { applyExtent } from './extent.js';
@@ -33,7 +35,7 @@ import { IncidentTracker, type Incident } from './incidents.js';
 import { ProcessIndex, type EvidenceRecord, type IndexRecord, type StartRecord } from './processIndex.js';
 
 export type { Incident } from './incidents.js';
-export { ConfigError } from '../triage/config.js';
+export { ConfigError } from '../configError.js';
 export { CONTEXT_EVENTS } from './fields.js';
 
 export interface CorrelatorOptions {
@@ -63,6 +65,13 @@ export interface CorrelatorOptions {
   watchCapacity?: number;
   /** Caps of the live extent of certreq alerts (streaming use, watchCapacity > 0; see extentLive.ts). */
   extent?: Partial<LiveExtentLimits>;
+  /** The enrichers rules choose from (src/enrich); default the built-in ones (certreq). */
+  enrichers?: EnricherRegistry;
+  /**
+   * alertsFor makes alerts without context, incident or suppression: `finalize` builds all of it (scan). The
+   * context alertsFor would build is entirely rebuilt there, so building it twice only cost time and memory.
+   */
+  deferContext?: boolean;
 }
 
 /** The parts of an alert's context that later events of its process complete. */
@@ -91,6 +100,9 @@ interface Followed {
 /** Host (lower case) and GUID (string) or PID (number): GUIDs and PIDs never collide as map keys. */
 type ProcessKey = [host: string, id: string | number];
 
+/** The keys enrichAlert puts first in a context; tree, lifetime and evidence follow them. */
+const GRADE_KEYS: ReadonlySet<string> = new Set(['severity', 'reason', 'grade', 'enrichments']);
+
 /** Suppressed alerts kept for listing in long-running use (scan lists all of its own through finalize). */
 const MAX_SUPPRESSED_LISTED = 10_000;
 
@@ -100,6 +112,11 @@ const MAX_EVIDENCE = 20;
 export class Correlator {
   private readonly index: ProcessIndex;
   private readonly suppressor: Suppressor;
+  private readonly enrichers: EnricherRegistry;
+  private readonly deferContext: boolean;
+  /** Alerts finalised without their live context (finalize liveLater); complete() adds it. */
+  private readonly pendingLive = new WeakSet<Alert>();
+  private lastCompleted: { event: WinEvent; live: AlertContext; process: ProcessEvent | undefined } | undefined;
   private readonly incidentSettings: IncidentSettings;
   private tracker: IncidentTracker;
   private readonly seen = new Map<string, true>();
@@ -135,6 +152,8 @@ export class Correlator {
     };
     this.index = new ProcessIndex(options.indexCapacity ?? config.indexCapacity ?? 200_000);
     this.suppressor = new Suppressor(config, options.now);
+    this.enrichers = options.enrichers ?? builtinEnrichers();
+    this.deferContext = options.deferContext === true;
     this.tracker = new IncidentTracker(this.incidentSettings);
     this.dedupeCapacity = options.dedupeCapacity ?? 200_000;
     this.treeDepth = options.treeDepth ?? 5;
@@ -189,10 +208,13 @@ export class Correlator {
    */
   alertsFor(event: WinEvent, detections: Detection[]): Alert[] {
     const matchedRules = [...new Set(detections.map((d) => d.rule.id))];
-    const process = toProcessEvent(event);
+    // Deferred (scan): complete() adds the process view when the alert is written.
+    const process = this.deferContext ? undefined : toProcessEvent(event);
     const alerts: Alert[] = [];
+    // The event's identity, once for all the rules it matched.
+    const key = eventKey(event);
     for (const d of detections) {
-      const id = alertId(d.rule.id, event);
+      const id = alertId(d.rule.id, event, key);
       if (this.seen.has(id) || this.batch?.ids.has(id)) {
         this.duplicates++;
         continue;
@@ -200,6 +222,10 @@ export class Correlator {
       if (this.batch) this.batch.ids.add(id);
       else this.remember(id);
       const alert: Alert = { id, rule: d.rule, event, ...(process ? { process } : {}), matchedRules };
+      if (this.deferContext) {
+        alerts.push(alert);
+        continue;
+      }
       alert.context = this.contextOf(alert);
       this.extent?.onAlert(alert);
       if (alert.context.suppressed) this.noteSuppressed(alert);
@@ -238,7 +264,7 @@ export class Correlator {
    * Recomputes context that later events may have changed (tree, lifetime, evidence, incidents) — call before
    * output. Returns the alerts de-duplicated and in time order; incidents are rebuilt in that order.
    */
-  finalize(alerts: Alert[]): Alert[] {
+  finalize(alerts: Alert[], options: { liveLater?: boolean } = {}): Alert[] {
     const unique = new Map<string, Alert>();
     for (const a of alerts) if (!unique.has(a.id)) unique.set(a.id, a);
     const ordered = [...unique.values()]
@@ -248,7 +274,11 @@ export class Correlator {
     this.tracker = new IncidentTracker(this.incidentSettings);
     this.suppressedAlerts = [];
     this.suppressedTotal = 0;
-    for (const a of ordered) a.context = this.contextOf(a);
+    for (const a of ordered) {
+      a.context = this.contextOf(a, options.liveLater !== true);
+      if (options.liveLater === true) this.pendingLive.add(a);
+      else if (a.process === undefined && this.deferContext) this.withProcess(a);
+    }
     // Extent may escalate an alert (its downloaded file ran): before incidents, which take their severity.
     applyExtent(ordered, this.index);
     for (const a of ordered) {
@@ -408,28 +438,60 @@ export class Correlator {
     if (this.seen.size > this.dedupeCapacity) this.seen.delete(this.seen.keys().next().value!);
   }
 
-  private contextOf(alert: Alert): AlertContext {
+  /**
+   * An alert of `finalize(alerts, { liveLater: true })` with its process view, tree, lifetime and evidence, in the
+   * key order finalize would have given them; the alert itself stays without them, so a writer that streams
+   * alerts out holds these for one alert at a time. Any other alert is returned as it is.
+   */
+  complete(alert: Alert): Alert {
+    if (!this.pendingLive.has(alert)) return alert;
+    const ev = alert.event;
+    // Alerts of one event are written one after the other: their process view and live context are the same.
+    let last = this.lastCompleted;
+    if (last?.event !== ev) {
+      const activity = activityOf(ev);
+      const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
+      const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
+      const live: AlertContext = {};
+      if (self) this.addLive(live, self, facts);
+      last = this.lastCompleted = { event: ev, live, process: toProcessEvent(ev) };
+    }
+    const ctx = alert.context ?? {};
+    const out: AlertContext = {};
+    let placed = false;
+    for (const k in ctx) {
+      if (!placed && !GRADE_KEYS.has(k)) {
+        Object.assign(out, last.live);
+        placed = true;
+      }
+      out[k] = ctx[k];
+    }
+    if (!placed) Object.assign(out, last.live);
+    const process = alert.process ?? last.process;
+    return { ...alert, ...(process ? { process } : {}), context: out };
+  }
+
+  private withProcess(a: Alert): void {
+    const process = toProcessEvent(a.event);
+    if (process) a.process = process;
+  }
+
+  private addLive(context: AlertContext, self: StartRecord, facts: ProcessFacts): void {
+    context.process_tree = this.treeOf(self, facts);
+    context.lifetime = this.lifetimeOf(self);
+    const evidence = evidenceContext(this.index.evidenceOf(self));
+    if (evidence) context.evidence = evidence;
+  }
+
+  /** The alert's context; without tree, lifetime and evidence when `live` is false (see complete). */
+  private contextOf(alert: Alert, live = true): AlertContext {
     const ev = alert.event;
     const activity = activityOf(ev);
     const facts: ProcessFacts = activity === 'start' || activity === 'end' ? processFacts(ev) : {};
-    const t = triage({
-      ruleId: alert.rule.id,
-      ruleTitle: alert.rule.title,
-      ...(alert.rule.level ? { ruleLevel: alert.rule.level } : {}),
-      ...(facts.image !== undefined ? { image: facts.image } : {}),
-      ...(facts.originalFileName !== undefined ? { originalFileName: facts.originalFileName } : {}),
-      ...(facts.commandLine !== undefined ? { commandLine: facts.commandLine } : {}),
-    });
-    const context: AlertContext = { severity: t.severity, reason: t.reason, grade: t.grade };
-    if (t.certreq) context.certreq = t.certreq as unknown as Record<string, unknown>;
+    const context: AlertContext = enrichAlert(alert, facts, this.enrichers);
 
     const self = activity === 'start' ? this.index.startRecordOf(ev) : this.index.processOf(ev);
-    if (self) {
-      context.process_tree = this.treeOf(self, facts);
-      context.lifetime = this.lifetimeOf(self);
-      const evidence = evidenceContext(this.index.evidenceOf(self));
-      if (evidence) context.evidence = evidence;
-    }
+    if (self && live) this.addLive(context, self, facts);
 
     const parentImage = facts.parentImage ?? (self ? this.index.parentOf(self)?.image : undefined);
     const hit = this.suppressor.size === 0 ? undefined : this.suppressor.match({
@@ -523,8 +585,8 @@ function liveOf(context: AlertContext | undefined): LiveContext {
 }
 
 /** Stable across re-scans and re-sends: the rule and the event's identity (its content, see eventKey). */
-export function alertId(ruleId: string, event: WinEvent): string {
-  return hash('sha256', `${ruleId}|${eventKey(event)}`, 'hex').slice(0, 32);
+export function alertId(ruleId: string, event: WinEvent, key: string = eventKey(event)): string {
+  return hash('sha256', `${ruleId}|${key}`, 'hex').slice(0, 32);
 }
 
 function incidentContext(inc: Incident, isNew: boolean): { id: string; new: boolean } {

@@ -3,12 +3,13 @@
  * request is answered only after JetStream has acknowledged every message of it (stored in the stream, so a
  * crash of this node loses nothing acknowledged). No detection, no de-duplication here: workers do both.
  *
- * Stands in for the Ingestor on the HTTP routes (same submit/full/depth/drained surface).
+ * The service's IngestSink of scale-out (`nats:`): the HTTP routes submit to it as they would to the local Ingestor.
  */
 import { connect, type JetStreamClient, type NatsConnection } from 'nats';
 import type { WinEvent } from '../model/event.js';
-import type { BatchOutcome } from '../server/ingest.js';
-import { OverloadedError } from '../server/errors.js';
+import type { NatsConfig } from '../service/config.js';
+import { OverloadedError } from '../service/errors.js';
+import type { BatchOutcome, RemoteIngestSink } from '../service/ports.js';
 import { encodeBatches, messageId } from './codec.js';
 import { partitionOf } from './partition.js';
 import { ensureStream, subjectFor, type StreamLayout } from './stream.js';
@@ -23,7 +24,7 @@ export interface PublisherOptions extends StreamLayout {
   timeoutMs?: number;
 }
 
-export class JetStreamPublisher {
+export class JetStreamPublisher implements RemoteIngestSink {
   private inflight = 0;
   private published = 0;
 
@@ -106,4 +107,17 @@ export class JetStreamPublisher {
     await this.drained();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
+}
+
+/** The JetStream ingest sink of the configuration's `nats:` section (the adapter serve's composition hands the core). */
+export async function jetStreamIngest(nats: NatsConfig, maxInflightEvents: number, notice: (line: string) => void): Promise<JetStreamPublisher> {
+  const publisher = await JetStreamPublisher.connect({
+    url: nats.url,
+    stream: nats.stream,
+    ...(nats.partitions !== undefined ? { partitions: nats.partitions } : {}),
+    maxBytes: nats.maxBytes,
+    maxInflightEvents,
+  });
+  notice(`procwatch: publishing to JetStream ${nats.url} stream ${publisher.stream} (${publisher.partitions} partitions)`);
+  return publisher;
 }

@@ -13,18 +13,17 @@
  * flight per worker: at most one message (≤ max_payload) per owned partition. While a batch is being
  * worked on, the worker tells JetStream it is alive (`working()`), so slow commits are not redelivered.
  */
-import { createLogger, noticeTo } from '../server/logger.js';
 import { connect, type Consumer, type JsMsg, type NatsConnection } from 'nats';
-import { createPipeline, type Pipeline } from '../pipeline.js';
+import type { Pipeline } from '../pipeline.js';
 import type { Store } from '../store/types.js';
 import type { WinEvent } from '../model/event.js';
-import { ActionRunner } from '../respond/index.js';
-import { Ingestor } from '../server/ingest.js';
-import { Metrics } from '../server/metrics.js';
-import { SuppressionIndex } from '../server/suppress.js';
-import type { NatsConfig, ServeConfig } from '../server/config.js';
+import type { ActionRunner } from '../respond/index.js';
+import { createLogger, noticeTo } from '../service/logger.js';
+import type { Ingestor } from '../service/ingest.js';
+import type { Metrics } from '../service/metrics.js';
+import type { NatsConfig, ServeConfig } from '../service/config.js';
+import { coreParts, localIngestor } from '../service/compose.js';
 import { decodeBatch } from './codec.js';
-import { Forwarder, forwardCounters } from '../forward/index.js';
 import { parsePartitionList, partitionOf } from './partition.js';
 import { consumerFor, ensureConsumer, ensureStream } from './stream.js';
 
@@ -86,45 +85,12 @@ export class EventWorker {
       const count = await ensureStream(jsm, { stream: nats.stream, maxBytes: nats.maxBytes, ...(nats.partitions !== undefined ? { partitions: nats.partitions } : {}) });
       const own = o.partitions ? parsePartitionList(o.partitions, count) : Array.from({ length: count }, (_, i) => i);
 
-      const pipeline = await createPipeline({
-        rules: { paths: config.rules.paths, builtin: config.rules.builtin },
-        ...(config.correlationConfig ? { correlation: { configPath: config.correlationConfig } } : {}),
-      });
-      for (const e of pipeline.ruleErrors) notice(`procwatch worker: rule ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}`);
-      const metrics = new Metrics();
-      const suppressions = new SuppressionIndex(await store.listSuppressions());
-      // Workers make the alerts, so they queue and deliver their forwards too (any node may run any action).
-      const forwarder = new Forwarder(config.forwards, store, forwardCounters(metrics));
-      const runner = new ActionRunner({
-        store,
-        workflows: config.workflows,
-        deliveries: forwarder.attempts(),
-    ...(forwarder.runnerBatch() ? { batch: forwarder.runnerBatch()! } : {}),
-        onError: (err) => notice(`procwatch worker: response runner: ${err.message}`),
-      });
-      const ingestor = new Ingestor({
-        store,
-        detector: pipeline,
-        workflows: config.workflows,
-        suppressions,
-        metrics,
-        // In-flight work is bounded by the consumers (one message per partition), not by this queue.
-        queueEvents: Number.MAX_SAFE_INTEGER,
-        commitEvents: config.limits.commitEvents,
-        expectedEvents: config.retention.maxEvents,
-        ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
-        ...(forwarder.size > 0 ? { planMore: (a: Parameters<Forwarder['plan']>[0]) => forwarder.plan(a) } : {}),
-        // The forwards of an update are written with it (outbox): wake the runner for them.
-        ...(forwarder.updateOutbox() ? { updateOutbox: forwarder.updateOutbox()! } : {}),
-        onContextUpdated: (rows) => {
-          if (rows.length > 0 && forwarder.updateOutbox()) runner.kick();
-        },
-        onCommitted: (_alerts, actionIds, hits) => {
-          for (const id of hits) store.countSuppressionHit(id).catch(() => {});
-          if (actionIds.length > 0) runner.kick();
-        },
-        onDetectionError: (err, ev) => notice(`procwatch worker: detection failed on ${ev.system.computer} record ${ev.system.recordId ?? '?'}: ${err.message}`),
-      });
+      // The same core as serve's local ingest: detection, commit, suppressions, responses. Workers make the
+      // alerts, so they queue and deliver their forwards too (any node may run any action).
+      const core = await coreParts(config, { store, notice, label: 'procwatch worker' });
+      const { pipeline, metrics, suppressions, runner } = core;
+      // In-flight work is bounded by the consumers (one message per partition), not by this queue.
+      const ingestor = localIngestor(core, { queueEvents: Number.MAX_SAFE_INTEGER });
       await ingestor.loadKeys();
       const worker = new EventWorker(o, nc, ingestor, runner, metrics, pipeline, own, count, notice);
       worker.registerGauges();

@@ -75,7 +75,7 @@ class Bucket {
   readonly keywords: (Scanner & { covered: Set<string> }) | null = null;
   readonly mark: Uint32Array;
 
-  constructor(readonly instances: CompiledInstance[], slots: SlotTable, allDataSlot: number, prefilter: boolean) {
+  constructor(readonly instances: CompiledInstance[], slots: SlotTable, allDataSlot: number, prefilter: boolean, scannerCache: ScannerCache) {
     this.mark = new Uint32Array(instances.length);
     const bySlot = new Map<number, Map<string, number[]>>();
     instances.forEach((inst, i) => {
@@ -101,15 +101,28 @@ class Bucket {
         covered.add(key.slice(5));
         for (const [lit, owners] of keywordLits) lits.set(lit, [...new Set([...(lits.get(lit) ?? []), ...owners])]);
       }
-      this.keywords = { ...makeScanner(allDataSlot, keywordLits), covered };
+      this.keywords = { ...makeScanner(allDataSlot, keywordLits, scannerCache), covered };
     }
-    for (const [slot, lits] of bySlot) this.scanners.push(makeScanner(slot, lits));
+    for (const [slot, lits] of bySlot) this.scanners.push(makeScanner(slot, lits, scannerCache));
   }
 }
 
-function makeScanner(slot: number, lits: Map<string, number[]>): Scanner {
+/**
+ * Scanners by their literal list: buckets of one log source (Sysmon 1 and Security 4688 for process_creation)
+ * mostly ask for the same literals of a field, and building the DFA is the costly part of a new bucket.
+ * A scanner holds no per-event state (that is the bucket's `seen`), so buckets share it.
+ */
+type ScannerCache = Map<string, LiteralScanner>;
+
+function makeScanner(slot: number, lits: Map<string, number[]>, cache: ScannerCache): Scanner {
   const literals = [...lits.keys()];
-  return { slot, scanner: new LiteralScanner(literals), owners: literals.map((l) => lits.get(l)!), seen: new Uint32Array(literals.length) };
+  const key = literals.join('\u0000');
+  let scanner = cache.get(key);
+  if (scanner === undefined) {
+    scanner = new LiteralScanner(literals);
+    cache.set(key, scanner);
+  }
+  return { slot, scanner, owners: literals.map((l) => lits.get(l)!), seen: new Uint32Array(literals.length) };
 }
 
 const MAX_BUCKET_CACHE = 4096;
@@ -124,6 +137,7 @@ class SigmaEngine implements CompiledEngine {
   /** provider → channel → event id → bucket (no string building per event). */
   private readonly buckets = new Map<string, Map<string, Map<number, Bucket>>>();
   private bucketCount = 0;
+  private readonly scannerCache: ScannerCache = new Map();
   private readonly found: number[] = [];
   private ctx!: EventContext;
   private stamp = 0;
@@ -219,10 +233,11 @@ class SigmaEngine implements CompiledEngine {
     const ids = new Set<number>();
     for (const prefix of [p, c, '*'])
       for (const eid of [String(s.eventId), '*']) for (const i of this.index.get(`${prefix}|${eid}`) ?? []) ids.add(i);
-    b = new Bucket([...ids].sort((x, y) => x - y).map((i) => this.instances[i]!), this.slots, this.slots.find(ALL_FIELDS.key), this.prefilter);
+    b = new Bucket([...ids].sort((x, y) => x - y).map((i) => this.instances[i]!), this.slots, this.slots.find(ALL_FIELDS.key), this.prefilter, this.scannerCache);
     if (this.bucketCount >= MAX_BUCKET_CACHE) {
       // Hostile or odd input with endless provider/channel/id combinations: start the cache over.
       this.buckets.clear();
+      this.scannerCache.clear();
       this.bucketCount = 0;
       return this.bucketFor(ev);
     }

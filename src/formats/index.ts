@@ -7,7 +7,7 @@
  * document (capped at MAX_DOCUMENT_BYTES) plus one read chunk.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, open, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, realpath, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,6 +18,7 @@ import { gunzipChunks, type GunzipFault, type InflateBudget } from './gunzipRead
 import { DocumentDecoder } from './document.js';
 import { decodeEvtxFile } from './evtxFile.js';
 import { JsonSink } from './jsonStream.js';
+import { NdjsonBytes } from './ndjsonBytes.js';
 import type { TextSink } from './textSink.js';
 import { XmlSink } from './xmlStream.js';
 
@@ -172,12 +173,78 @@ export async function* decodeFileBatches(input: InputFile, options: DecodeOption
     yield* batched(decodeEvtxFile(input.path, options));
     return;
   }
+  if (regular) {
+    let bytes: NdjsonBytes | undefined;
+    try {
+      bytes = await ndjsonFileReader(handle, input.path, options);
+    } catch (e) {
+      await handle.close();
+      yield [{ error: { file: input.path, reason: `cannot read: ${fsReason(e)}` } }];
+      return;
+    }
+    if (bytes !== undefined) {
+      yield* readNdjsonFile(handle, bytes, input.path, options);
+      return;
+    }
+  }
   const stream = handle.createReadStream(regular ? { start: 0, highWaterMark: READ_CHUNK_BYTES } : { highWaterMark: READ_CHUNK_BYTES });
   try {
     yield* decodeSource(stream, input.path, options);
   } finally {
     stream.destroy();
   }
+}
+
+/**
+ * A regular file that sniffs as UTF-8 JSON, scanned with a line prefilter: the byte reader, fed by positioned reads
+ * into one buffer used again and again (it copies what it keeps). A fresh 1 MiB buffer per read, as a read stream
+ * makes, is external memory V8 answers with full garbage collections: measured as the largest cost of
+ * `scan --fast` on NDJSON after the reading itself. Undefined when the file is anything else (the usual path).
+ */
+async function ndjsonFileReader(handle: FileHandle, name: string, options: DecodeOptions): Promise<NdjsonBytes | undefined> {
+  const head = Buffer.alloc(SNIFF_BYTES);
+  const { bytesRead } = await handle.read(head, 0, head.length, 0);
+  const sniffed = sniff(head.subarray(0, bytesRead));
+  if (sniffed.kind !== 'text' || sniffed.layout !== 'json' || sniffed.encoding !== 'utf-8') return undefined;
+  // Blank so far: what follows the head decides (the usual path reads further before it sniffs).
+  let i = 0;
+  while (i < bytesRead && isWhitespace(head[i]!)) i++;
+  if (i === bytesRead) return undefined;
+  return ndjsonBytes(name, options);
+}
+
+async function* readNdjsonFile(handle: FileHandle, bytes: NdjsonBytes, name: string, options: DecodeOptions): AsyncGenerator<DecodeItem[]> {
+  const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+  let position = 0;
+  let out: DecodeItem[] = [];
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, position);
+      if (bytesRead === 0) break;
+      position += bytesRead;
+      options.onBytes?.(bytesRead);
+      bytes.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead), out);
+      if (out.length > 0) {
+        const batch = out;
+        out = [];
+        yield batch;
+      }
+    }
+  } catch (e) {
+    out.push({ error: { file: name, reason: `read error: ${fsReason(e)}` } });
+  } finally {
+    await handle.close();
+  }
+  bytes.end(out);
+  if (out.length > 0) yield out;
+}
+
+/** The byte reader for UTF-8 JSON text, when a line prefilter applies (else undefined: the text path). */
+function ndjsonBytes(name: string, options: DecodeOptions): NdjsonBytes | undefined {
+  const prefilter = linePrefilter(options.prefilterLiterals, options.keepEvents);
+  if (prefilter === undefined) return undefined;
+  const max = options.maxDocumentBytes ?? MAX_DOCUMENT_BYTES;
+  return new NdjsonBytes(name, new JsonSink(name, new DocumentDecoder(), max, prefilter.test), prefilter.literals, options.keepEvents ?? null);
 }
 
 /** Groups an item stream into batches (EVTX items arrive one by one). */
@@ -304,8 +371,23 @@ async function* decodeText(
   options: DecodeOptions,
 ): AsyncGenerator<DecodeItem[]> {
   const max = options.maxDocumentBytes ?? MAX_DOCUMENT_BYTES;
-  const sink: TextSink =
-    layout === 'xml' ? new XmlSink(name, max) : new JsonSink(name, new DocumentDecoder(), max, linePrefilter(options.prefilterLiterals, options.keepEvents));
+  const bytes = layout === 'json' && encoding === 'utf-8' ? ndjsonBytes(name, options) : undefined;
+  if (bytes !== undefined) {
+    // UTF-8 NDJSON with a prefilter: lines are decided on the raw bytes (see ndjsonBytes.ts).
+    let out: DecodeItem[] = [];
+    for await (const chunk of chunks) {
+      bytes.write(chunk, out);
+      if (out.length > 0) {
+        const batch = out;
+        out = [];
+        yield batch;
+      }
+    }
+    bytes.end(out);
+    if (out.length > 0) yield out;
+    return;
+  }
+  const sink: TextSink = layout === 'xml' ? new XmlSink(name, max) : new JsonSink(name, new DocumentDecoder(), max, linePrefilter(options.prefilterLiterals, options.keepEvents)?.test);
   const decode = textDecoder(encoding);
   let out: DecodeItem[] = [];
   for await (const chunk of chunks) {
@@ -336,10 +418,10 @@ function textDecoder(encoding: TextEncodingName): (chunk: Buffer, final: boolean
  * literal could appear escaped in the raw line (quotes, backslashes, slashes, <>&', non-ASCII): otherwise none.
  * One precompiled case-insensitive alternation: measured ~5x cheaper than lower-casing each line.
  */
-function linePrefilter(literals: string[] | null | undefined, keep?: KeepEvent[] | null): ((line: string) => boolean) | undefined {
-  if (literals === null || literals === undefined || literals.length === 0) return undefined;
+function linePrefilter(ruleLiterals: string[] | null | undefined, keep?: KeepEvent[] | null): { test: (line: string) => boolean; literals: RegExp } | undefined {
+  if (ruleLiterals === null || ruleLiterals === undefined || ruleLiterals.length === 0) return undefined;
   // Kept events' provider names are searched like literals: a line without any cannot be one of them.
-  if (keep) literals = [...literals, ...keep.map((k) => k.provider)];
+  const literals = keep ? [...ruleLiterals, ...keep.map((k) => k.provider)] : ruleLiterals;
   for (const literal of literals) {
     if (literal.length === 0) return undefined;
     for (let i = 0; i < literal.length; i++) {
@@ -348,8 +430,10 @@ function linePrefilter(literals: string[] | null | undefined, keep?: KeepEvent[]
       if (c < 32 || c > 126 || c === 34 || c === 92 || c === 47 || c === 60 || c === 62 || c === 38 || c === 39) return undefined;
     }
   }
-  const pattern = new RegExp(literals.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
-  return (line) => pattern.test(line);
+  const alternation = (list: string[]): string => list.map((l) => l.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const pattern = new RegExp(alternation(literals), 'i');
+  // The byte reader searches the rule literals alone (kept events it reads by their keys).
+  return { test: (line) => pattern.test(line), literals: new RegExp(alternation(ruleLiterals), 'gi') };
 }
 
 /**

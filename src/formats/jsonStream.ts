@@ -164,6 +164,26 @@ export class JsonSink implements TextSink {
     }
   }
 
+  /**
+   * Whether the next line, if it is a whole one-line document, may be skipped by the line prefilter (NDJSON so far,
+   * no document open, nothing carried). The byte-level NDJSON reader (ndjsonBytes.ts) asks before it decides a line
+   * by itself; otherwise it hands the line here as text.
+   */
+  lineSkippable(): boolean {
+    return this.keepLine !== undefined && this.oneDocumentPerLine && this.depth === 0 && !this.inArray && this.rest.length === 0 && !this.midLine && !this.skippingLine;
+  }
+
+  /** A one-line document the byte reader skipped (as the prefilter would have). */
+  skipLine(): void {
+    this.lineNo++;
+    this.index++;
+  }
+
+  /** A one-line document the byte reader decoded itself: its origin (line number, document index). */
+  takeLine(): { line: number; index: number } {
+    return { line: ++this.lineNo, index: this.index++ };
+  }
+
   private onLine(line: string, out: DecodeItem[]): void {
     const lineNo = ++this.lineNo;
     if (this.depth > 0 || this.inArray) {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SEVERITIES, type Severity } from '../model/alert.js';
-import { ConfigError } from '../respond/config.js';
+import { ConfigError } from '../configError.js';
 
 export type ForwardKind = 'syslog' | 'elasticsearch' | 'splunk_hec';
 

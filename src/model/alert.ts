@@ -51,10 +51,31 @@ export interface Alert {
 export interface AlertContext {
   severity?: Severity;
   reason?: string;
-  certreq?: Record<string, unknown>;
+  /** Stable code of what decided the severity ('rule_level' unless an enricher graded the alert). */
+  grade?: string;
+  /**
+   * What the enrichers the rule chose found, by enricher name (src/enrich: `certreq` → the certreq intent). Each
+   * enricher declares its shape; outputs render each entry as `procwatch.<name>` (see contextDocument).
+   */
+  enrichments?: Record<string, unknown>;
   process_tree?: unknown;
   lifetime?: unknown;
   incident?: { id: string; new: boolean; severity?: Severity; first?: string; last?: string; alert_count?: number };
   suppressed?: { by: string; reason?: string };
   [key: string]: unknown;
+}
+
+/**
+ * The context as outputs render it (the `procwatch` object): each enrichment in place of `enrichments`, under its
+ * enricher's name (`procwatch.certreq`), keeping the key order. Enricher names never collide with context keys
+ * (src/enrich/registry.ts RESERVED_NAMES).
+ */
+export function contextDocument(ctx: AlertContext): Record<string, unknown> {
+  if (ctx.enrichments === undefined) return ctx;
+  const out: Record<string, unknown> = {};
+  for (const k in ctx) {
+    if (k === 'enrichments') Object.assign(out, ctx.enrichments);
+    else out[k] = ctx[k];
+  }
+  return out;
 }

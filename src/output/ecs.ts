@@ -6,6 +6,7 @@
  * input line, the process's integrity level and token elevation.
  */
 import type { Alert, RuleMeta } from '../model/alert.js';
+import { contextDocument } from '../model/alert.js';
 import type { ProcessFields, ProcessEvent } from '../model/process.js';
 import { attackFromTags } from './attack.js';
 
@@ -56,7 +57,7 @@ export function toEcsAlert(alert: Alert): EcsDocument {
     tags: rule.tags,
     procwatch: {
       severity,
-      ...(alert.context ?? {}),
+      ...(alert.context ? contextDocument(alert.context) : {}),
       matched_rules: alert.matchedRules,
       rule: ruleExtras(rule),
       ...(event.origin.line !== undefined ? { log: { line: event.origin.line } } : {}),

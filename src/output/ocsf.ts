@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Alert, Severity } from '../model/alert.js';
+import { contextDocument } from '../model/alert.js';
 import { attackFromTags } from './attack.js';
 
 export const OCSF_VERSION = '1.3.0';
@@ -48,7 +49,7 @@ export function toOcsfFinding(alert: Alert): OcsfDocument {
 
   const evidences: Record<string, unknown>[] = [];
   if (proc) evidences.push({ process: proc });
-  const certreq = ctx.certreq as { url?: string; upload_file?: string; response_file?: string; target?: { host?: string; port?: number; scheme?: string; path?: string } } | undefined;
+  const certreq = ctx.enrichments?.['certreq'] as { url?: string; upload_file?: string; response_file?: string; target?: { host?: string; port?: number; scheme?: string; path?: string } } | undefined;
   if (certreq?.url) {
     evidences.push({ url: compact({ url_string: certreq.url, hostname: certreq.target?.host, port: certreq.target?.port, scheme: certreq.target?.scheme, path: certreq.target?.path }) });
     observe('evidences.url.url_string', OBS.url, 'URL String', certreq.url);
@@ -113,7 +114,7 @@ export function toOcsfFinding(alert: Alert): OcsfDocument {
     evidences,
     observables,
     unmapped: compact({
-      procwatch: { ...ctx, matched_rules: alert.matchedRules },
+      procwatch: { ...contextDocument(ctx), matched_rules: alert.matchedRules },
       winlog: compact({ event_id: s.eventId, record_id: s.recordId, event_data: event.data }),
       log: compact({ file: event.origin.file, line: event.origin.line }),
     }),

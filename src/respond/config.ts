@@ -2,6 +2,7 @@
  * Response workflows as configured in the `response:` section of the serve config (YAML), validated once at
  * start-up so a typo is an error naming the workflow and field, not a silent no-op at 3 a.m.
  */
+import { ConfigError } from '../configError.js';
 import { SEVERITIES, type Severity } from '../model/alert.js';
 import { parseAllowList, SidError } from '../policy/sid.js';
 
@@ -80,8 +81,6 @@ export type Workflow =
       dryRun: boolean;
       approval: 'required' | 'auto';
     });
-
-export class ConfigError extends Error {}
 
 /**
  * The default remediation: PowerShell remoting (WinRM) to the alerting host, stopping the PID only if it still

@@ -4,14 +4,15 @@
  * Delivery is at-least-once: an attempt cut short by a crash is made again after restart (webhook receivers
  * get a stable `X-Procwatch-Delivery` id, TheHive a stable `sourceRef`, to de-duplicate).
  */
-import type { ActionRow, Store } from '../store/types.js';
+import type { ActionRow, ActionStore, AuditStore, EventStore } from '../store/types.js';
 import type { Workflow, WebhookSpec, CommandSpec } from './config.js';
 import { deliverWebhook, type AttemptResult, type WebhookRequest } from './webhook.js';
 import { runCommand, type CommandRequest } from './command.js';
 import { verifyStopTarget, type StopTarget, type Verdict } from './verify.js';
 
 export interface RunnerOptions {
-  store: Store;
+  /** The runner claims, updates and audits actions, and reads stored process events to verify a stop target. */
+  store: ActionStore & AuditStore & EventStore;
   workflows: Workflow[];
   /** Actions attempted at once. */
   concurrency?: number;
@@ -49,7 +50,7 @@ export class ApprovalError extends Error {
 }
 
 export class ActionRunner {
-  private readonly store: Store;
+  private readonly store: ActionStore & AuditStore & EventStore;
   private readonly workflows: Map<string, Workflow>;
   private readonly concurrency: number;
   private readonly pollMs: number;

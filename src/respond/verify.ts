@@ -7,7 +7,7 @@
  *
  * Checked before approval and again right before execution; a refusal is recorded with its reason.
  */
-import type { Store } from '../store/types.js';
+import type { EventStore } from '../store/types.js';
 import type { WinEvent } from '../model/event.js';
 import { activityOf, processFacts, timeOf } from '../correlate/fields.js';
 
@@ -94,7 +94,7 @@ function seenOf(doc: string, pid: number, guid: string | undefined): Seen | unde
 }
 
 /** Checks a stop target against the process starts and ends procwatch stored for its host. */
-export async function verifyStopTarget(store: Store, t: StopTarget): Promise<Verdict> {
+export async function verifyStopTarget(store: EventStore, t: StopTarget): Promise<Verdict> {
   const claimed = protectedImage(t.image, t.name);
   if (claimed) return { ok: false, reason: `${claimed} is a protected system process and is never stopped` };
   const needles = [String(t.pid), `0x${t.pid.toString(16)}`, ...(t.guid ? [t.guid] : [])];

@@ -5,14 +5,14 @@
 import type { OutboxRule } from '../store/outbox.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RuleMeta } from '../model/alert.js';
-import type { ActionRow, AlertRow, AuditEntry, IncidentRow, StatusChange, Store, Suppression } from '../store/types.js';
+import type { ActionRow, AlertRow, AlertStore, AuditEntry, AuditStore, IncidentRow, StatusChange, Store, Suppression } from '../store/types.js';
 import { ApprovalError, type ActionRunner } from '../respond/index.js';
 import type { RuleLoadError } from '../rules/index.js';
 import type { EngineWarning } from '../engine/index.js';
-import type { Ingestor } from './ingest.js';
-import type { Metrics } from './metrics.js';
+import type { IngestSink } from '../service/ports.js';
+import type { Metrics } from '../service/metrics.js';
 import type { SseHub } from './sse.js';
-import { engineSuppression, suppressionRef, type SuppressionIndex } from './suppress.js';
+import { engineSuppression, suppressionRef, type SuppressionIndex } from '../service/suppress.js';
 import { HttpError } from './errors.js';
 import { FieldError } from './validation.js';
 import { openApiDocument, type RegisteredRoute } from './openapi.js';
@@ -50,7 +50,7 @@ export { MAX_QUERY_CHARS };
 export interface ApiDeps {
   store: Store;
   runner: ActionRunner;
-  ingestor: Ingestor;
+  sink: IngestSink;
   metrics: Metrics;
   hub: SseHub;
   suppressions: SuppressionIndex;
@@ -253,7 +253,7 @@ interface ScanResult {
 }
 
 /** Stored unsuppressed alerts (newest first, at most SUPPRESSION_SCAN_LIMIT) that the suppression matches. */
-export async function scanStored(store: Store, s: Omit<Suppression, 'id' | 'createdAt' | 'hits'>, limit: number): Promise<ScanResult> {
+export async function scanStored(store: AlertStore, s: Omit<Suppression, 'id' | 'createdAt' | 'hits'>, limit: number): Promise<ScanResult> {
   const engine = new Suppressor({ suppressions: [engineSuppression({ ...s, id: 0 })], groups: new Map() });
   const matched: AlertRow[] = [];
   let scanned = 0;
@@ -428,17 +428,17 @@ export function registerApiRoutes(app: FastifyInstance, d: ApiDeps): void {
   onRoute(app, ROUTES.health, async (): Promise<Health> => {
     const c = await store.counts();
     return {
-      status: d.ingestor.full() ? 'overloaded' : 'ok',
+      status: d.sink.full() ? 'overloaded' : 'ok',
       version: d.version,
       uptime_seconds: Math.round((Date.now() - d.startedAt) / 1000),
-      queue: { events: d.ingestor.depth, capacity: d.queueCapacity },
+      queue: { events: d.sink.depth, capacity: d.queueCapacity },
       rules: { loaded: d.rules.length, errors: d.ruleErrors.length },
       store: { events: c.events, alerts: c.alerts, open_alerts: c.openAlerts, incidents: c.incidents, actions_pending: c.actionsPending },
       stream_subscribers: d.hub.size,
     };
   });
 
-  onRoute(app, ROUTES.metrics, async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(d.metrics.render()));
+  onRoute(app, ROUTES.metrics, async (_req, reply) => reply.type(d.metrics.contentType).send(await d.metrics.render()));
 
   onRoute(app, ROUTES.stream, async (req, reply) => {
     reply.hijack();
@@ -457,7 +457,7 @@ function optional<K extends string, V>(key: K, v: V | undefined): { [P in K]?: V
 }
 
 /** The newest `limit` audit entries of any of `targetIds`, newest first. */
-async function auditOf(store: Store, targetIds: string[], limit: number): Promise<AuditEntry[]> {
+async function auditOf(store: AuditStore, targetIds: string[], limit: number): Promise<AuditEntry[]> {
   const pages = await Promise.all(targetIds.map((targetId) => store.listAudit({ targetId, limit, offset: 0 })));
   return pages
     .flatMap((p) => p.items)

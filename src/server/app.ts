@@ -1,25 +1,21 @@
 /**
- * `procwatch serve` assembled: store, detection pipeline, ingestor, action runner, SSE hub and the HTTP
- * server (fastify) with authentication on every ingest and API route.
+ * The HTTP adapter of the service: Fastify with authentication on every ingest and API route, the ingest
+ * dialects, the REST API, SSE (subscribed to the service's alert feed), /metrics and the console's files. It
+ * uses the service core through its interfaces (src/service) and knows nothing of how batches are committed
+ * or where alerts are made; src/cli/startServer.ts composes it with the service.
  */
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createPipeline, type Pipeline } from '../pipeline.js';
-import { openStore, type Store } from '../store/index.js';
-import type { AlertRow, NewAlert } from '../store/types.js';
-import { ActionRunner } from '../respond/index.js';
-import type { ServeConfig } from './config.js';
+import type { AlertRow } from '../store/types.js';
+import type { ServeConfig } from '../service/config.js';
+import type { Service } from '../service/compose.js';
+import type { AlertFeed } from '../service/ports.js';
 import { readBody } from './body.js';
-import { droppedLogLines } from './log.js';
-import { createLogger, noticeTo } from './logger.js';
 import { InflightBudget, type Reservation } from './budget.js';
-import { HttpError } from './errors.js';
+import { asHttpError, HttpError } from './errors.js';
 import { contractValidator, FieldError, validationError } from './validation.js';
 import type { RegisteredRoute } from './openapi.js';
-import { Ingestor } from './ingest.js';
-import { Metrics } from './metrics.js';
 import { SseHub } from './sse.js';
-import { SuppressionIndex } from './suppress.js';
 import { TokenRegistry } from './tokenRegistry.js';
 import { routeNeed } from './scopes.js';
 import { registerIngestRoutes } from './ingestRoutes.js';
@@ -28,30 +24,16 @@ import { registerStatsRoutes } from './statsRoutes.js';
 import { incidentActionsView, registerIncidentActions } from './incidentActions.js';
 import { esError } from './elastic.js';
 import { HEC } from './hec.js';
-import { JetStreamPublisher } from '../distribute/publisher.js';
-import { PostgresStore } from '../store/postgres.js';
-import { Forwarder, forwardCounters } from '../forward/index.js';
 
-export interface ServerOverrides {
-  /** A ready pipeline (otherwise built from config.rules). */
-  pipeline?: Pipeline;
-  store?: Store;
-  /** Where start-up notices go (generated token, rule errors). Default: stderr. */
-  notice?: (line: string) => void;
-}
+/** What the HTTP adapter uses of the composed service. */
+export type HttpService = Pick<Service, 'config' | 'store' | 'pipeline' | 'metrics' | 'suppressions' | 'runner' | 'forwarder' | 'sink' | 'feed'>;
 
-export interface RunningServer {
-  url: string;
-  port: number;
+export interface HttpServer {
   app: FastifyInstance;
-  store: Store;
-  ingestor: Ingestor;
-  runner: ActionRunner;
-  metrics: Metrics;
-  pipeline: Pipeline;
-  /** Re-reads the config file's tokens now (what SIGHUP does); false when they could not be read. */
-  reloadTokens(why?: string): boolean;
-  /** Stops accepting requests, finishes queued commits and actions in flight, closes the store. */
+  tokens: TokenRegistry;
+  /** Listens on the configured host and port and starts watching the token files; resolves with the URL. */
+  listen(): Promise<{ url: string; port: number }>;
+  /** Stops watching tokens, ends SSE streams, stops accepting requests (those in progress finish). */
   close(): Promise<void>;
 }
 
@@ -123,152 +105,21 @@ function loadConsole(notice: (line: string) => void): Map<string, StaticFile> {
   return files;
 }
 
-export async function startServer(config: ServeConfig, overrides: ServerOverrides = {}): Promise<RunningServer> {
-  const notice = overrides.notice ?? noticeTo(createLogger('procwatch-serve'));
-  const startedAt = Date.now();
-  const version = readVersion();
+/** The token registry of the configuration (read now: a bad token file is a start-up error). */
+export function httpTokens(config: ServeConfig, notice: (line: string) => void): TokenRegistry {
+  return new TokenRegistry({ tokens: config.tokens, dataDir: config.dataDir, notice, ...(config.configPath ? { configPath: config.configPath } : {}) });
+}
 
-  const tokens = new TokenRegistry({ tokens: config.tokens, dataDir: config.dataDir, notice, ...(config.configPath ? { configPath: config.configPath } : {}) });
-
-  const store =
-    overrides.store ??
-    openStore({
-      dataDir: config.dataDir,
-      durability: config.durability,
-      ...(config.store ? { url: config.store.url, ...(config.store.schema ? { schema: config.store.schema } : {}) } : {}),
-    });
-  const pipeline =
-    overrides.pipeline ??
-    (await createPipeline({
-      rules: { paths: config.rules.paths, builtin: config.rules.builtin },
-      ...(config.correlationConfig ? { correlation: { configPath: config.correlationConfig } } : {}),
-    }));
-  for (const e of pipeline.ruleErrors) notice(`procwatch: rule ${e.source}${e.ruleId ? ` (${e.ruleId})` : ''}: ${e.reason}`);
-
-  const metrics = new Metrics();
-  const hub = new SseHub();
-  const suppressions = new SuppressionIndex(await store.listSuppressions());
-  const forwarder = new Forwarder(config.forwards, store, forwardCounters(metrics));
-  const runner = new ActionRunner({
-    store,
-    workflows: config.workflows,
-    deliveries: forwarder.attempts(),
-    ...(forwarder.runnerBatch() ? { batch: forwarder.runnerBatch()! } : {}),
-    onOutcome: (kind, status) => metrics.actions.inc({ kind, status }),
-    onError: (err) => {
-      metrics.errors.inc({ component: 'respond' });
-      notice(`procwatch: response runner: ${err.message}`);
-    },
+/** SSE: every alert the feed announces goes to the subscribed consoles. */
+export function streamAlerts(feed: AlertFeed, hub: SseHub): () => void {
+  return feed.subscribe((change) => {
+    const event = change.kind === 'created' ? 'alert' : 'alert-updated';
+    for (const row of change.rows) hub.publish(event, row.id, alertView(row));
   });
+}
 
-  // Later states of stored alerts are forwarded through the outbox: the store writes their forward actions in
-  // the transaction of the change (store/outbox.ts); the runner is woken once it is committed.
-  const updateOutbox = forwarder.updateOutbox();
-
-  const ingestor = new Ingestor({
-    store,
-    detector: pipeline,
-    workflows: config.workflows,
-    suppressions,
-    metrics,
-    queueEvents: config.limits.queueEvents,
-    commitEvents: config.limits.commitEvents,
-    expectedEvents: config.retention.maxEvents,
-    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
-    ...(forwarder.size > 0 ? { planMore: (a: NewAlert) => forwarder.plan(a) } : {}),
-    ...(updateOutbox ? { updateOutbox } : {}),
-    onCommitted: (alerts, actionIds, hits) => {
-      for (const a of alerts) {
-        hub.publish('alert', a.id, {
-          ...alertView({
-            ...a,
-            status: 'open',
-            assignee: null,
-            statusReason: null,
-            user: a.user ?? null,
-            incidentId: a.incidentId ?? null,
-            createdAt: Date.now(),
-            updatedAt: Date.now(),
-          }),
-        });
-      }
-      for (const id of hits) store.countSuppressionHit(id).catch(() => metrics.errors.inc({ component: 'store' }));
-      if (actionIds.length > 0) runner.kick();
-    },
-    // Later events completed a stored alert's tree/lifetime/evidence: consoles showing it refresh.
-    onContextUpdated: (rows) => {
-      for (const row of rows) hub.publish('alert-updated', row.id, alertView(row));
-      if (rows.length > 0 && updateOutbox) runner.kick();
-    },
-    onCommitFailed: everyTenSeconds((err, repeated) => notice(`procwatch: ${err.message}; answering 503 (retry)${repeated > 0 ? ` (${repeated} more since the last report)` : ''}`)),
-    onDetectionError: (err, ev) => {
-      notice(`procwatch: detection failed on ${ev.system.computer} ${ev.system.channel} record ${ev.system.recordId ?? '?'}: ${err.message}`);
-      store.audit({
-        actor: 'procwatch',
-        action: 'detection.error',
-        targetType: 'event',
-        targetId: `${ev.system.computer}|${ev.system.channel}|${ev.system.recordId ?? ''}`,
-        detail: { error: err.message },
-      }).catch(() => metrics.errors.inc({ component: 'store' }));
-    },
-  });
-  // Scale-out (--nats): requests are published to JetStream and answered once it stored them; `procwatch
-  // worker`s detect and commit. Detection state then lives in the workers, so this node neither loads keys
-  // nor replays events. The publisher offers the routes the Ingestor's submit/full/depth/drained surface.
-  let publisher: JetStreamPublisher | undefined;
-  if (config.nats) {
-    publisher = await JetStreamPublisher.connect({
-      url: config.nats.url,
-      stream: config.nats.stream,
-      ...(config.nats.partitions !== undefined ? { partitions: config.nats.partitions } : {}),
-      maxBytes: config.nats.maxBytes,
-      maxInflightEvents: config.limits.queueEvents,
-    });
-    notice(`procwatch: publishing to JetStream ${config.nats.url} stream ${publisher.stream} (${publisher.partitions} partitions)`);
-  } else {
-    await ingestor.loadKeys();
-    const replayed = await ingestor.warmUp();
-    if (replayed > 0) notice(`procwatch: correlation state rebuilt from ${replayed} retained events`);
-  }
-  const sink = publisher ? asIngestSink(publisher) : ingestor;
-  // Alerts are made by the workers then: stream the ones PostgreSQL announces as committed.
-  const unlisten =
-    publisher && store instanceof PostgresStore
-      ? await store.onAlerts(
-          (ids) => {
-            store.getAlerts(ids).then(
-              (rows) => {
-                for (const row of rows) hub.publish('alert', row.id, alertView(row));
-              },
-              () => metrics.errors.inc({ component: 'store' }),
-            );
-          },
-          (err) => {
-            metrics.errors.inc({ component: 'store' });
-            notice(`procwatch: alert notifications: ${err.message}`);
-          },
-          (ids) => {
-            store.getAlerts(ids).then(
-              (rows) => {
-                for (const row of rows) hub.publish('alert-updated', row.id, alertView(row));
-              },
-              () => metrics.errors.inc({ component: 'store' }),
-            );
-          },
-        )
-      : undefined;
-
-  metrics.gauge('procwatch_queue_events', publisher ? 'Events waiting for the JetStream acknowledgement.' : 'Events waiting for commit.', () => sink.depth);
-  metrics.gauge('procwatch_queue_capacity_events', 'Queue bound (429 beyond).', () => config.limits.queueEvents);
-  metrics.gauge('procwatch_stream_subscribers', 'SSE clients connected.', () => hub.size);
-  metrics.gauge('procwatch_rules_loaded', 'Rules loaded.', () => pipeline.rules.length);
-  metrics.gauge('procwatch_extent_followed', 'certreq alerts whose extent later events update.', () => pipeline.correlator.extentStats()?.followed ?? 0);
-  metrics.gauge('procwatch_extent_evicted', 'Followed certreq alerts and remembered destinations forgotten at their caps.', () => {
-    const x = pipeline.correlator.extentStats();
-    return x ? x.followedEvicted + x.destinationsEvicted + x.resolvedEvicted : 0;
-  });
-  metrics.gauge('procwatch_log_lines_dropped', 'Log lines lost to write failures (full disk, closed pipe).', () => droppedLogLines());
-
+/** The Fastify instance: body limits, TLS, the contract's validator, the route list kept for OpenAPI. */
+function fastifyFor(config: ServeConfig): { app: FastifyInstance; registeredRoutes: RegisteredRoute[] } {
   const app = Fastify({
     logger: false,
     bodyLimit: config.limits.bodyBytes,
@@ -283,7 +134,15 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) registeredRoutes.push({ method, url: r.url });
   });
+  return { app, registeredRoutes };
+}
 
+/**
+ * Authentication and scopes on every route but the public ones; ingest requests admitted against the sink's
+ * queue and the in-flight body budget, their bodies charged to it as they arrive.
+ */
+function guardRequests(app: FastifyInstance, s: HttpService, tokens: TokenRegistry): void {
+  const { config, metrics, sink } = s;
   // Every body arrives as a Buffer (decompressed, size-checked); each route decides how to read it.
   app.removeAllContentTypeParsers();
   // Ingest bodies charge what they hold (inflated bytes included) to the in-flight budget as they arrive.
@@ -333,23 +192,30 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   app.addHook('onResponse', async (req, reply) => {
     metrics.requests.inc({ route: req.routeOptions.url ?? 'unmatched', code: String(reply.statusCode) });
   });
+}
 
-  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+/** Errors in the shape each route's clients understand; anything unexpected is a counted 503. */
+function answerErrors(app: FastifyInstance, s: HttpService, notice: (line: string) => void): void {
+  app.setErrorHandler((thrown: Error & { statusCode?: number }, req, reply) => {
     const path = pathOf(req);
-    const invalid = validationError(err);
+    const invalid = validationError(thrown);
     if (invalid) return sendError(reply, path, invalid.status, invalid.message, invalid.field);
+    const err = asHttpError(thrown);
     if (err instanceof HttpError) {
       for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
       return sendError(reply, path, err.status, err.message, err instanceof FieldError ? err.field : undefined);
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, path, err.statusCode, err.message);
-    metrics.errors.inc({ component: 'http' });
+    s.metrics.errors.inc({ component: 'http' });
     notice(`procwatch: ${req.method} ${path}: ${err.stack ?? err.message}`);
     return sendError(reply, path, 503, `internal error: ${err.message}; the batch was not committed, retry`);
   });
 
   app.setNotFoundHandler((req, reply) => sendError(reply, pathOf(req), 404, `no route ${req.method} ${pathOf(req)}`));
+}
 
+/** /healthz and the console's files (public: the console asks for a token itself). */
+function publicRoutes(app: FastifyInstance, notice: (line: string) => void): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   const consoleFiles = loadConsole(notice);
   const securityHeaders = {
@@ -365,9 +231,21 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
     if (!f) throw new HttpError(404, `no file ${name}`);
     return reply.headers(securityHeaders).type(f.type).send(f.body);
   });
+}
+
+/** The HTTP front end of `service`, not yet listening. */
+export function createHttpServer(s: HttpService, tokens: TokenRegistry, notice: (line: string) => void, startedAt = Date.now()): HttpServer {
+  const { config, store, metrics, pipeline, forwarder, runner, sink } = s;
+  const { app, registeredRoutes } = fastifyFor(config);
+  const hub = new SseHub();
+  const unstream = streamAlerts(s.feed, hub);
+  metrics.gauge('procwatch_stream_subscribers', 'SSE clients connected.', () => hub.size);
+  guardRequests(app, s, tokens);
+  answerErrors(app, s, notice);
+  publicRoutes(app, notice);
 
   registerIngestRoutes(app, {
-    ingestor: sink,
+    sink,
     metrics,
     esVersion: config.elasticsearchVersion,
     decode: { maxInflatedBytes: config.limits.decompressedBytes, maxSpoolBytes: config.limits.spoolBytes, maxDocumentBytes: config.limits.eventBytes },
@@ -375,87 +253,39 @@ export async function startServer(config: ServeConfig, overrides: ServerOverride
   registerApiRoutes(app, {
     store,
     runner,
-    ingestor: sink,
+    sink,
     metrics,
     hub,
-    suppressions,
+    suppressions: s.suppressions,
     rules: pipeline.rules,
     ruleErrors: pipeline.ruleErrors,
     ruleWarnings: pipeline.warnings,
     queueCapacity: config.limits.queueEvents,
-    version,
+    version: readVersion(),
     startedAt,
-    ...(updateOutbox ? { alertOutbox: updateOutbox, afterAlertUpdate: async () => runner.kick() } : {}),
+    ...(forwarder.updateOutbox() ? { alertOutbox: forwarder.updateOutbox()!, afterAlertUpdate: async () => runner.kick() } : {}),
     incidentExtras: (id: string) => incidentActionsView({ store, runner, workflows: config.workflows }, id),
     registeredRoutes,
   });
   registerStatsRoutes(app, store);
   registerIncidentActions(app, { store, runner, workflows: config.workflows });
 
-  const pruneTimer = setInterval(() => {
-    store.pruneEvents(config.retention.hours * 3_600_000, config.retention.maxEvents).catch(() => metrics.errors.inc({ component: 'retention' }));
-  }, 60_000);
-  pruneTimer.unref();
-
-  await runner.start();
-  await app.listen({ host: config.host, port: config.port });
-  tokens.start();
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.port;
-  const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
-
-  let closed = false;
   return {
-    url,
-    port,
     app,
-    store,
-    ingestor,
-    runner,
-    metrics,
-    pipeline,
-    reloadTokens: (why = 'requested') => tokens.reload(why),
+    tokens,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      tokens.start();
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.port;
+      const hostForUrl = config.host.includes(':') ? `[${config.host}]` : config.host;
+      return { url: `${config.tls ? 'https' : 'http'}://${hostForUrl}:${port}`, port };
+    },
     async close() {
-      if (closed) return;
-      closed = true;
       tokens.close();
-      clearInterval(pruneTimer);
-      await unlisten?.();
+      unstream();
       hub.close();
       await app.close();
-      await ingestor.drained();
-      await publisher?.close();
-      await runner.stop();
-      forwarder.close();
-      await store.close();
     },
-  };
-}
-
-/**
- * The routes type their dependency as the Ingestor but use only this surface; the Pick makes the compiler
- * check that the JetStream publisher really offers it.
- */
-function asIngestSink(p: Pick<Ingestor, 'submit' | 'full' | 'depth' | 'drained'>): Ingestor {
-  return p as Ingestor;
-}
-
-/**
- * At most one report per ten seconds, with how many were held back: a store that fails every commit (a full disk,
- * a database outage) is reported without flooding the log.
- */
-function everyTenSeconds(report: (err: Error, repeated: number) => void): (err: Error) => void {
-  let last = 0;
-  let held = 0;
-  return (err) => {
-    const now = Date.now();
-    if (now - last < 10_000) {
-      held++;
-      return;
-    }
-    report(err, held);
-    last = now;
-    held = 0;
   };
 }

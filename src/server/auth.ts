@@ -8,8 +8,8 @@
  * configured as `hash: sha256:<hex>` is that digest, so the config need not hold the token itself.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiToken } from './config.js';
-import { expandScopes, type Scope } from './scopes.js';
+import type { ApiToken } from '../service/config.js';
+import { expandScopes, type Scope } from '../service/roles.js';
 
 export type AuthResult = { ok: true; actor: string; scopes: Scope[] } | { ok: false; status: 401 | 403; reason: string };
 

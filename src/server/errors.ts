@@ -1,4 +1,6 @@
 /** An error that maps to an HTTP status with a message for the client. */
+import { OverloadedError } from '../service/errors.js';
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -9,9 +11,8 @@ export class HttpError extends Error {
   }
 }
 
-/** The commit queue is full: the client should retry after `retryAfterSeconds`. */
-export class OverloadedError extends HttpError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, `ingest queue full; retry after ${retryAfterSeconds} s`, { 'retry-after': String(retryAfterSeconds) });
-  }
+/** The HTTP form of a service error (a full ingest queue is a 429 with Retry-After); other errors unchanged. */
+export function asHttpError<E>(err: E): HttpError | E {
+  if (err instanceof OverloadedError) return new HttpError(429, err.message, { 'retry-after': String(err.retryAfterSeconds) });
+  return err;
 }

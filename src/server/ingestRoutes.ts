@@ -1,6 +1,6 @@
 /**
  * Ingest endpoints: `POST /ingest` (any dialect the decoders read), Elasticsearch `_bulk` (+ the probes ES
- * clients make at start-up) and Splunk HEC. Each decodes its body, submits the events to the ingestor and
+ * clients make at start-up) and Splunk HEC. Each decodes its body, submits the events to the ingest sink and
  * answers after the commit, in the shape its clients expect.
  */
 import { Readable } from 'node:stream';
@@ -8,15 +8,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeDocument, decodeStream, type DecodeOptions } from '../formats/index.js';
 import { bodyFaults } from './body.js';
 import { formatDecodeError, type DecodeError, type WinEvent } from '../model/event.js';
-import type { Ingestor } from './ingest.js';
-import { storedKey } from './ingest.js';
-import type { Metrics } from './metrics.js';
+import type { IngestSink } from '../service/ports.js';
+import { storedKey } from '../service/ingest.js';
+import type { Metrics } from '../service/metrics.js';
 import { bulkResponse, esClusterHealth, esError, esInfo, esLicense, esXpack, parseBulk, type ItemOutcome } from './elastic.js';
 import { HEC, splitHec } from './hec.js';
 import { HttpError } from './errors.js';
 
 export interface IngestRouteDeps {
-  ingestor: Ingestor;
+  sink: IngestSink;
   metrics: Metrics;
   esVersion: string;
   /** Bounds for decoding bodies (nested gzip, EVTX spool, one event's size). */
@@ -52,7 +52,7 @@ export async function decodeBody(buf: Buffer, name: string, options: DecodeOptio
 }
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps): void {
-  const { ingestor, metrics } = deps;
+  const { sink, metrics } = deps;
   const decodeOptions = deps.decode ?? {};
 
   // ---- generic ingest -------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, errors.length);
     const taken = events.length; // not `events` after the await: the decoded events need not outlive detection
-    const outcome = await ingestor.submit(events, arrival(reply));
+    const outcome = await sink.submit(events, arrival(reply));
     const body = {
       ...outcome,
       rejected: errors.length,
@@ -126,7 +126,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
     });
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, outcomes.filter((o) => o.status === 400).length);
-    await ingestor.submit(events, arrival(reply), keys);
+    await sink.submit(events, arrival(reply), keys);
     return es(reply).send(bulkResponse(items, outcomes, performance.now() - started));
   };
   app.post('/_bulk', bulk);
@@ -174,7 +174,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
     }
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, errors.length);
-    await ingestor.submit(events, arrival(reply));
+    await sink.submit(events, arrival(reply));
     if (errors.length === 0) return reply.send(withAck(req, { ...HEC.success }));
     return reply.code(400).send({
       ...HEC.invalidFormat,
@@ -190,12 +190,12 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestRouteDeps
     const { events, errors } = await decodeBody(buf, 'http:/services/collector/raw', decodeOptions);
     metrics.eventsReceived.inc({}, events.length);
     metrics.decodeErrors.inc({}, errors.length);
-    await ingestor.submit(events, arrival(reply));
+    await sink.submit(events, arrival(reply));
     if (errors.length === 0) return reply.send(withAck(req, { ...HEC.success }));
     return reply.code(400).send({ ...HEC.invalidFormat, accepted: events.length, errors: errors.slice(0, MAX_LISTED_ERRORS).map(formatDecodeError) });
   };
   for (const path of ['/services/collector/raw', '/services/collector/raw/1.0']) app.post(path, hecRaw);
   for (const path of ['/services/collector/health', '/services/collector/health/1.0']) {
-    app.get(path, async (_req, reply) => (ingestor.full() ? reply.code(503).send(HEC.busy) : reply.send(HEC.healthy)));
+    app.get(path, async (_req, reply) => (sink.full() ? reply.code(503).send(HEC.busy) : reply.send(HEC.healthy)));
   }
 }

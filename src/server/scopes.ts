@@ -1,23 +1,8 @@
 /**
- * Token scopes and the scope each route needs. A route not listed here needs `admin` (fail closed: a route
- * added without a decision is reachable by admins only).
- *
- *   ingest   event intake (POST /ingest, Elasticsearch _bulk and its start-up probes, Splunk HEC)
- *   read     GET under /api, the SSE stream, /metrics
- *   triage   alert/incident status, assignee and notes; suppressions (implies read)
- *   respond  approve/reject response actions (implies read)
- *   admin    everything
+ * The scope each HTTP route needs (the scopes themselves: src/service/roles.ts). A route not listed here needs
+ * `admin` (fail closed: a route added without a decision is reachable by admins only).
  */
-export const SCOPES = ['ingest', 'read', 'triage', 'respond', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
-
-/** Scopes a token holds once implications are applied (admin ⇒ all; triage, respond ⇒ read). */
-export function expandScopes(granted: readonly Scope[]): Scope[] {
-  const out = new Set<Scope>(granted);
-  if (out.has('admin')) for (const s of SCOPES) out.add(s);
-  if (out.has('triage') || out.has('respond')) out.add('read');
-  return SCOPES.filter((s) => out.has(s));
-}
+import type { Scope } from '../service/roles.js';
 
 /** What a route needs: a scope, or only a valid token (`any`: /api/me). */
 export type Need = Scope | 'any';

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SEVERITIES } from '../model/alert.js';
-import { ALERT_STATUSES, type AlertQuery, type AlertRow, type Store } from '../store/types.js';
+import { ALERT_STATUSES, type AlertQuery, type AlertRow, type AlertStore } from '../store/types.js';
 import { FieldError } from './validation.js';
 import { freeText, onRoute } from './apiRoutes.js';
 import { ROUTES, type Stats, type StatsQuery } from './contract.js';
@@ -99,7 +99,7 @@ export function aggregate(rows: readonly Pick<AlertRow, 'severity' | 'ruleId' | 
   };
 }
 
-export function registerStatsRoutes(app: FastifyInstance, store: Store, scanLimit = STATS_SCAN_LIMIT): void {
+export function registerStatsRoutes(app: FastifyInstance, store: AlertStore, scanLimit = STATS_SCAN_LIMIT): void {
   onRoute(app, ROUTES.stats, async (req): Promise<StatsAnswer> => {
     const { filter, status } = filterOf(req);
     const byStatus: Record<string, number> = {};

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../respond/config.js';
+import { ConfigError } from '../configError.js';
 
 /** Same bound as config tokens (config.ts MIN_TOKEN_CHARS; not imported to keep this module free of the YAML parser). */
 const MIN_CHARS = 16;

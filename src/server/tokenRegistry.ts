@@ -7,7 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Authenticator } from './auth.js';
-import { readConfigTokens, type ApiToken } from './config.js';
+import { readConfigTokens, type ApiToken } from '../service/config.js';
 import { ensureDataDirToken } from './token.js';
 
 export interface TokenRegistryOptions {

@@ -6,6 +6,7 @@
 import type { Severity } from '../model/alert.js';
 import {
   severityRank,
+  type ActionPatch,
   type ActionRow,
   type ActionStatus,
   type AlertQuery,
@@ -17,6 +18,8 @@ import {
   type StatusChange,
   type Suppression,
 } from './types.js';
+
+export type { ActionPatch };
 
 export type Row = Record<string, unknown>;
 
@@ -117,8 +120,6 @@ export function auditFilter(q: { targetId?: string }, d: Dialect): Where {
   if (q.targetId) where.add('target_id = ?', q.targetId);
   return where;
 }
-
-export type ActionPatch = Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>;
 
 /** `UPDATE actions SET … WHERE id = …` for the fields present in `patch` (updated_at always). */
 export function actionUpdate(id: string, patch: ActionPatch, now: number, d: Dialect, onlyIf?: ActionStatus): Statement {

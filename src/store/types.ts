@@ -228,17 +228,20 @@ export interface StoreCounts {
   actionsPending: number;
 }
 
-export interface Store {
+/**
+ * The store is split by aggregate: one interface per kind of record the service keeps, so a consumer names
+ * what it reads or writes (a function that only lists alerts takes an `AlertStore`). Each engine implements
+ * every aggregate in its own module (src/store/sqlite/*.ts, src/store/postgres/*.ts) and composes them in one
+ * class sharing the connection and its transactions. `Store` is all of them together.
+ */
+
+/** Events: what was received, for de-duplication, correlation replay, response verification and retention. */
+export interface EventStore {
   /**
    * Which of these event keys are already stored (a re-sent batch). The service asks before detection so an
    * event is detected once; it runs one writer, so nothing can slip in between this call and `commit`.
    */
   knownKeys(keys: string[]): Promise<Set<string>>;
-  /**
-   * Stores new events with what detection made of them (alerts, incident updates, actions) atomically and
-   * durably: when the promise resolves, everything is on disk. Events and alerts already present are skipped.
-   */
-  commit(events: EventRecord[], detected: Detected): Promise<IngestResult>;
   /**
    * True while retention keeps events stored before schema version 2, whose keys are a hash of the old
    * identity (host + channel + record id, see legacyEventKey).
@@ -259,7 +262,10 @@ export interface Store {
   hostEventDocs(host: string, needles: string[], limit: number): Promise<string[]>;
   /** Drops events beyond the retention bounds; returns how many went. */
   pruneEvents(olderThanMs: number, maxEvents: number): Promise<number>;
+}
 
+/** Alerts: listed, triaged (status, assignee), given later context, suppressed after the fact. */
+export interface AlertStore {
   listAlerts(q: AlertQuery): Promise<Page<AlertRow>>;
   getAlert(id: string): Promise<AlertRow | undefined>;
   /** With `outbox`, the actions that follow the change (forwards of the new state) are written in its transaction. */
@@ -271,43 +277,77 @@ export interface Store {
    * forwards) are written in the same transaction (see outbox.ts).
    */
   updateAlertContexts(updates: AlertContextUpdate[], actor: string, outbox?: readonly OutboxRule[]): Promise<AlertRow[]>;
-  listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>>;
-  getIncident(id: string): Promise<IncidentRow | undefined>;
-  updateIncident(id: string, change: StatusChange): Promise<IncidentRow | undefined>;
-
-  listSuppressions(): Promise<Suppression[]>;
-  addSuppression(s: NewSuppression): Promise<Suppression>;
-  deleteSuppression(id: number, actor: string): Promise<boolean>;
-  countSuppressionHit(id: number): Promise<void>;
   /**
    * Marks these stored alerts suppressed by `by` (their `suppressed` column and the document's
    * `procwatch.suppressed`), in ONE transaction with an `alert.suppress` audit entry per alert changed.
    * Alerts already suppressed or unknown are skipped. Returns how many changed.
    */
   suppressAlerts(ids: string[], by: { ref: string; reason: string }, actor: string): Promise<number>;
+}
 
+/** Incidents: created and widened by `commit`; listed and triaged here. */
+export interface IncidentStore {
+  listIncidents(q: IncidentQuery): Promise<Page<IncidentRow>>;
+  getIncident(id: string): Promise<IncidentRow | undefined>;
+  updateIncident(id: string, change: StatusChange): Promise<IncidentRow | undefined>;
+}
+
+/** Suppressions written by analysts (create and delete audited). */
+export interface SuppressionStore {
+  listSuppressions(): Promise<Suppression[]>;
+  addSuppression(s: NewSuppression): Promise<Suppression>;
+  deleteSuppression(id: number, actor: string): Promise<boolean>;
+  countSuppressionHit(id: number): Promise<void>;
+}
+
+export interface ActionQuery {
+  alertId?: string;
+  status?: ActionStatus;
+  limit: number;
+  offset: number;
+}
+
+export type ActionPatch = Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>;
+
+/** Response actions: planned by `commit`, then claimed, run, retried and decided here. */
+export interface ActionStore {
   /** Actions whose turn has come (pending/retrying with nextAttemptAt <= now), of one kind or all but one. */
   dueActions(now: number, limit: number, kind?: KindFilter): Promise<ActionRow[]>;
   getAction(id: string): Promise<ActionRow | undefined>;
-  listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>>;
+  listActions(q: ActionQuery): Promise<Page<ActionRow>>;
   /**
    * With `onlyIf`, the update happens only while the action is in that status (one conditional UPDATE: of two
    * concurrent decisions exactly one wins). Resolves true when the action was updated.
    */
-  updateAction(
-    id: string,
-    patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>,
-    onlyIf?: ActionStatus,
-  ): Promise<boolean>;
+  updateAction(id: string, patch: ActionPatch, onlyIf?: ActionStatus): Promise<boolean>;
   /** After a crash, actions caught `running` go back to the queue (delivery is at-least-once). */
   requeueInterruptedActions(): Promise<number>;
+}
 
+export interface AuditQuery {
+  targetId?: string;
+  limit: number;
+  offset: number;
+}
+
+/** The audit trail: who changed what (the other aggregates write their entries in their own transactions). */
+export interface AuditStore {
   audit(entry: NewAuditEntry): Promise<void>;
-  listAudit(q: { targetId?: string; limit: number; offset: number }): Promise<Page<AuditEntry>>;
+  listAudit(q: AuditQuery): Promise<Page<AuditEntry>>;
+}
 
+/** What spans the aggregates: the batch commit, the counts, the connection. */
+export interface StoreSession {
+  /**
+   * Stores new events with what detection made of them (alerts, incident updates, actions) atomically and
+   * durably: when the promise resolves, everything is on disk. Events and alerts already present are skipped.
+   */
+  commit(events: EventRecord[], detected: Detected): Promise<IngestResult>;
   counts(): Promise<StoreCounts>;
   close(): Promise<void>;
 }
+
+export type Store = EventStore & AlertStore & IncidentStore & SuppressionStore & ActionStore & AuditStore & StoreSession;
 
 const SEVERITY_RANK: Record<Severity, number> = { informational: 0, low: 1, medium: 2, high: 3, critical: 4 };
 export function severityRank(s: Severity): number {

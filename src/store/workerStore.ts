@@ -9,12 +9,15 @@ import { fileURLToPath } from 'node:url';
 import type { SqliteStoreOptions } from './sqlite.js';
 import type { OutboxRule } from './outbox.js';
 import type {
+  ActionPatch,
+  ActionQuery,
   ActionRow,
   ActionStatus,
   AlertContextUpdate,
   AlertQuery,
   AlertRow,
   AuditEntry,
+  AuditQuery,
   Detected,
   EventRecord,
   IncidentQuery,
@@ -164,10 +167,10 @@ export class WorkerStore implements Store {
   getAction(id: string): Promise<ActionRow | undefined> {
     return this.call('getAction', id);
   }
-  listActions(q: { alertId?: string; status?: ActionStatus; limit: number; offset: number }): Promise<Page<ActionRow>> {
+  listActions(q: ActionQuery): Promise<Page<ActionRow>> {
     return this.call('listActions', q);
   }
-  updateAction(id: string, patch: Partial<Pick<ActionRow, 'status' | 'attempts' | 'nextAttemptAt' | 'result' | 'lastError' | 'dryRun'>>, onlyIf?: ActionStatus): Promise<boolean> {
+  updateAction(id: string, patch: ActionPatch, onlyIf?: ActionStatus): Promise<boolean> {
     return this.call('updateAction', id, patch, onlyIf);
   }
   requeueInterruptedActions(): Promise<number> {
@@ -176,7 +179,7 @@ export class WorkerStore implements Store {
   audit(entry: NewAuditEntry): Promise<void> {
     return this.call('audit', entry);
   }
-  listAudit(q: { targetId?: string; limit: number; offset: number }): Promise<Page<AuditEntry>> {
+  listAudit(q: AuditQuery): Promise<Page<AuditEntry>> {
     return this.call('listAudit', q);
   }
   counts(): Promise<StoreCounts> {

@@ -20,6 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../configError.js';
 import { globPattern, regexPattern, userPattern, type Pattern } from './glob.js';
 
 export interface IncidentSettings {
@@ -64,10 +65,6 @@ export interface TriageConfigInput {
 }
 
 /** A problem in the config file; the message names the file and the entry. Callers print it and exit 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 export const DEFAULT_INCIDENTS: IncidentSettings = { groupByUser: false, gapMs: 30 * 60_000, spanMs: 24 * 3_600_000 };
 
 export function loadTriageConfig(path: string): TriageConfig {
@@ -75,20 +72,20 @@ export function loadTriageConfig(path: string): TriageConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`);
+    throw new ConfigError(`cannot read: ${(err as Error).message}`, { file: path });
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${path}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`invalid YAML: ${(err as Error).message.split('\n')[0]}`, { file: path });
   }
   return parseTriageConfig(doc ?? {}, path);
 }
 
 export function parseTriageConfig(doc: unknown, source = 'config'): TriageConfig {
   const fail = (where: string, msg: string): never => {
-    throw new ConfigError(`${source}: ${where}: ${msg}`);
+    throw new ConfigError(msg, { file: source, at: where });
   };
   if (!isObject(doc)) fail('top level', 'expected a mapping');
   const root = doc as Record<string, unknown>;

@@ -1,6 +1,7 @@
 /**
- * Severity and a one-line reason for an alert, from what its event shows. This never changes which events fire:
- * the rule decided that; triage only grades it (the README's severity table lists them).
+ * The certreq grade: severity and a one-line reason for a certreq alert, from what its event shows. This never
+ * changes which events fire: the rule decided that; triage only grades it (docs/user/triage.md's severity table).
+ * Which alerts get it is the certreq enricher's business (src/enrich/certreq.ts), not this module's.
  */
 import type { Severity } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
@@ -9,19 +10,10 @@ import { isCertreqName, parseCertreqArgs, parseCertreqCommandLine, type CertreqI
 import { describeFlag, SENSITIVE_FLAGS } from './paths.js';
 import { describeTarget } from './target.js';
 
-/** The built-in rule as published, and procwatch's two companion rules. */
-export const BUILTIN_CERTREQ_RULE = 'certreq-download-upload';
-export const POST_URL_RULE = 'certreq-post-url-no-winini';
-export const RENAMED_RULE = 'certreq-renamed';
-export const CERTREQ_RULES: ReadonlySet<string> = new Set([BUILTIN_CERTREQ_RULE, POST_URL_RULE, RENAMED_RULE]);
-
 export const KNOWN_FP_NOTE = 'known false positive: administrators managing certificates';
 
-/** What triage needs to know about the alert (field values as the event has them). */
+/** What grading needs to know about the alert's process (field values as the event has them). */
 export interface TriageInput {
-  ruleId: string;
-  ruleTitle: string;
-  ruleLevel?: Severity;
   image?: string;
   originalFileName?: string;
   commandLine?: string;
@@ -31,20 +23,20 @@ export interface TriageInput {
 export type GradeCode =
   | 'post_sensitive_exfil' | 'post_executable_download' | 'renamed_post' | 'post_download' | 'post_upload'
   | 'renamed' | 'renamed_suspected' | 'post_without_url' | 'not_certreq' | 'cert_signing' | 'admin_sensitive'
-  | 'admin_verb' | 'bare_or_help' | 'rule_level';
+  | 'admin_verb' | 'bare_or_help';
 
 export interface Triage {
   severity: Severity;
   reason: string;
   grade: GradeCode;
-  certreq?: CertreqIntent;
+  /** What the command line tells certreq to do (absent when no certreq command was found). */
+  intent?: CertreqIntent;
 }
 
 /** Programs that carry other commands; a certreq-shaped command line in them is not a renamed certreq. */
 const SHELLS = new Set(['cmd.exe', 'powershell.exe', 'pwsh.exe', 'wscript.exe', 'cscript.exe', 'mshta.exe', 'rundll32.exe', 'conhost.exe', 'wmic.exe', 'schtasks.exe', 'at.exe', 'psexec.exe', 'psexesvc.exe', 'explorer.exe', 'runas.exe']);
 
-export function triage(input: TriageInput): Triage {
-  if (!CERTREQ_RULES.has(input.ruleId)) return ruleLevelTriage(input);
+export function gradeCertreq(input: TriageInput): Triage {
   const imageName = input.image ? basename(input.image) : '';
   const imageIsCertreq = imageName !== '' && isCertreqName(imageName);
   const ofnIsCertreq = (input.originalFileName ?? '').toLowerCase().includes('certreq');
@@ -53,18 +45,18 @@ export function triage(input: TriageInput): Triage {
 
   if (imageIsCertreq || ofnIsCertreq) {
     const intent = argsOfProgram(commandLine);
-    return withExtraArgs(withObfuscation(gradeCertreq(intent, renamed ? imageName : undefined), intent), intent);
+    return withExtraArgs(withObfuscation(gradeIntent(intent, renamed ? imageName : undefined), intent), intent);
   }
   // Not certreq by image or OriginalFileName. Without an OriginalFileName (Security 4688) a binary given certreq's
   // -Post -config URL arguments is most likely a renamed certreq; with one, we know what it is.
   const asCertreq = argsOfProgram(commandLine);
   if (!input.originalFileName && asCertreq.verb === 'post' && asCertreq.url && imageName !== '' && !SHELLS.has(imageName.toLowerCase())) {
-    const t = gradeCertreq(asCertreq, undefined);
+    const t = gradeIntent(asCertreq, undefined);
     return withObfuscation({
       severity: atLeast(t.severity, 'high'),
       reason: `possibly renamed certreq (no OriginalFileName on this event): ${bounded(imageName)} takes certreq -Post arguments; ${t.reason}`,
       grade: 'renamed_suspected',
-      certreq: asCertreq,
+      intent: asCertreq,
     }, asCertreq);
   }
   const embedded = commandLine ? parseCertreqCommandLine(commandLine) : undefined;
@@ -73,7 +65,7 @@ export function triage(input: TriageInput): Triage {
     severity: 'medium',
     reason: `${bounded(imageName || 'a process')} is not certreq but its command line ${what}`,
     grade: 'not_certreq',
-    ...(embedded ? { certreq: embedded } : {}),
+    ...(embedded ? { intent: embedded } : {}),
   };
 }
 
@@ -85,37 +77,32 @@ function argsOfProgram(commandLine: string): CertreqIntent {
   return parseCertreqArgs(split.args.slice(skip), split.raw.slice(skip), split.truncated);
 }
 
-function gradeCertreq(intent: CertreqIntent, renamedAs: string | undefined): Triage {
+function gradeIntent(intent: CertreqIntent, renamedAs: string | undefined): Triage {
   const renamedNote = renamedAs ? `renamed certreq (${bounded(renamedAs)}): ` : '';
   if (intent.verb === 'post') {
     if (!intent.url) {
-      return { severity: renamedAs ? 'high' : 'medium', reason: `${renamedNote}certreq -Post without a URL target (${intent.target ? describeTarget(intent.target) : 'no -config'})`, grade: renamedAs ? 'renamed' : 'post_without_url', certreq: intent };
+      return { severity: renamedAs ? 'high' : 'medium', reason: `${renamedNote}certreq -Post without a URL target (${intent.target ? describeTarget(intent.target) : 'no -config'})`, grade: renamedAs ? 'renamed' : 'post_without_url', intent };
     }
     const upload = intent.upload_file ? uploadText(intent) : 'nothing';
     const exfil = intent.sensitive_upload || intent.remote_share;
     const executableDownload = intent.files.some((f) => f.role === 'response' && f.flags.includes('executable_content'));
-    if (exfil) return { severity: 'critical', reason: `${renamedNote}exfiltration: certreq POSTs ${upload} to ${bounded(intent.url)}${responseText(intent)}`, grade: 'post_sensitive_exfil', certreq: intent };
-    if (executableDownload) return { severity: 'critical', reason: `${renamedNote}download of executable content: certreq POSTs ${upload} to ${bounded(intent.url)} and saves the response to ${bounded(intent.response_file!)}`, grade: 'post_executable_download', certreq: intent };
-    if (renamedAs) return { severity: 'critical', reason: `${renamedNote}POSTs ${upload} to ${bounded(intent.url)}${responseText(intent)}`, grade: 'renamed_post', certreq: intent };
-    if (intent.response_file) return { severity: 'high', reason: `download: certreq POSTs ${upload} to ${bounded(intent.url)} and saves the response to ${bounded(intent.response_file)}`, grade: 'post_download', certreq: intent };
-    return { severity: 'high', reason: `upload: certreq POSTs ${upload} to ${bounded(intent.url)}`, grade: 'post_upload', certreq: intent };
+    if (exfil) return { severity: 'critical', reason: `${renamedNote}exfiltration: certreq POSTs ${upload} to ${bounded(intent.url)}${responseText(intent)}`, grade: 'post_sensitive_exfil', intent };
+    if (executableDownload) return { severity: 'critical', reason: `${renamedNote}download of executable content: certreq POSTs ${upload} to ${bounded(intent.url)} and saves the response to ${bounded(intent.response_file!)}`, grade: 'post_executable_download', intent };
+    if (renamedAs) return { severity: 'critical', reason: `${renamedNote}POSTs ${upload} to ${bounded(intent.url)}${responseText(intent)}`, grade: 'renamed_post', intent };
+    if (intent.response_file) return { severity: 'high', reason: `download: certreq POSTs ${upload} to ${bounded(intent.url)} and saves the response to ${bounded(intent.response_file)}`, grade: 'post_download', intent };
+    return { severity: 'high', reason: `upload: certreq POSTs ${upload} to ${bounded(intent.url)}`, grade: 'post_upload', intent };
   }
-  if (renamedAs) return { severity: 'high', reason: `renamed certreq: OriginalFileName is CertReq.exe but the image is ${bounded(renamedAs)} (${describeIntent(intent)})`, grade: 'renamed', certreq: intent };
+  if (renamedAs) return { severity: 'high', reason: `renamed certreq: OriginalFileName is CertReq.exe but the image is ${bounded(renamedAs)} (${describeIntent(intent)})`, grade: 'renamed', intent };
   if ((intent.verb === 'new' || intent.verb === 'sign') && intent.options['cert'] !== undefined) {
-    return { severity: 'medium', reason: `${describeIntent(intent)} with -cert: signs a request with an existing certificate (possible AD CS abuse)`, grade: 'cert_signing', certreq: intent };
+    return { severity: 'medium', reason: `${describeIntent(intent)} with -cert: signs a request with an existing certificate (possible AD CS abuse)`, grade: 'cert_signing', intent };
   }
   if (intent.verb === 'help' || (!intent.verb_explicit && intent.files.length === 0 && intent.config === undefined)) {
-    return { severity: 'informational', reason: `certreq ${intent.verb === 'help' ? 'help' : 'without arguments (interactive)'}; ${KNOWN_FP_NOTE}`, grade: 'bare_or_help', certreq: intent };
+    return { severity: 'informational', reason: `certreq ${intent.verb === 'help' ? 'help' : 'without arguments (interactive)'}; ${KNOWN_FP_NOTE}`, grade: 'bare_or_help', intent };
   }
   if (intent.sensitive_upload || intent.remote_share) {
-    return { severity: 'medium', reason: `${describeIntent(intent)} names ${uploadText(intent)}; ${KNOWN_FP_NOTE}`, grade: 'admin_sensitive', certreq: intent };
+    return { severity: 'medium', reason: `${describeIntent(intent)} names ${uploadText(intent)}; ${KNOWN_FP_NOTE}`, grade: 'admin_sensitive', intent };
   }
-  return { severity: 'low', reason: `administrator certificate operation: ${describeIntent(intent)}; ${KNOWN_FP_NOTE}`, grade: 'admin_verb', certreq: intent };
-}
-
-function ruleLevelTriage(input: TriageInput): Triage {
-  const image = input.image ? ` by ${bounded(basename(input.image))}` : '';
-  return { severity: input.ruleLevel ?? 'medium', reason: `Sigma rule "${bounded(input.ruleTitle)}" matched${image}`, grade: 'rule_level' };
+  return { severity: 'low', reason: `administrator certificate operation: ${describeIntent(intent)}; ${KNOWN_FP_NOTE}`, grade: 'admin_verb', intent };
 }
 
 /**
@@ -161,7 +148,7 @@ function responseText(intent: CertreqIntent): string {
 }
 
 /** Reasons stay one readable line: long attacker-controlled values are cut, line breaks removed. */
-function bounded(s: string, max = 120): string {
+export function bounded(s: string, max = 120): string {
   // eslint-disable-next-line no-control-regex
   const oneLine = s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' ');
   return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;

@@ -142,7 +142,7 @@ test('severity, reason, certreq intent and matched rules are on every alert', ()
   const ctx = a!.context!;
   assert.equal(ctx.severity, 'critical');
   assert.match(ctx.reason!, /exfiltration/);
-  const cr = ctx.certreq as { verb: string; url: string; upload_file: string; config: string };
+  const cr = ctx.enrichments?.['certreq'] as { verb: string; url: string; upload_file: string; config: string };
   assert.deepEqual([cr.verb, cr.url, cr.upload_file, cr.config], ['post', 'https://exfil.example/u', 'C:\\Users\\bob\\Documents\\a.xlsx', 'https://exfil.example/u']);
   assert.deepEqual(a!.matchedRules, ['certreq-download-upload']);
 });

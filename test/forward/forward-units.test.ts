@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { escapeParamValue, formatSyslog, frame, SyslogSender } from '../../src/forward/syslog.js';
 import { parseForwards, DEFAULT_SYSLOG_MAX_BYTES } from '../../src/forward/config.js';
-import { loadServeConfig } from '../../src/server/config.js';
+import { loadServeConfig } from '../../src/service/config.js';
 import { bulkBody, ElasticSender } from '../../src/forward/elastic.js';
 import { receiver } from '../server/support/http.js';
 import type { ForwardItem } from '../../src/forward/types.js';

@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../src/server/app.js';
-import { defaultConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/cli/startServer.js';
+import { defaultConfig } from '../../src/service/config.js';
 import { parseForwards } from '../../src/forward/config.js';
 import { needs, TOOLS } from '../helpers/requirements.js';
 import { AUTH, TOKEN, until } from '../server/support/http.js';
@@ -162,6 +162,6 @@ test('alerts and their updates reach rsyslogd over TCP and TLS as RFC 5424 with 
   assert.equal(forwards2.length, 4, 'create + update for each of the two destinations that take this alert');
   assert.ok(forwards2.every((a) => a.status === 'succeeded'), JSON.stringify(forwards2.map((a) => [a.workflow, a.status, a.lastError])));
   assert.equal(srv.metrics.forwardSent.get({ destination: 'rsyslog-tls' }), 2);
-  assert.match(srv.metrics.render(), /procwatch_forward_sent_total\{destination="rsyslog-tcp"\} 2/);
+  assert.match(await srv.metrics.render(), /procwatch_forward_sent_total\{destination="rsyslog-tcp"\} 2/);
   assert.equal(readLines(join(dir, 'plain.jsonl')).length, 2, 'nothing for the critical-only destination');
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteStore, type EventRecord } from '../../src/store/index.js';
 import { ActionRunner, parseWorkflows, planActions } from '../../src/respond/index.js';
-import { ConfigError } from '../../src/respond/config.js';
+import { ConfigError } from '../../src/configError.js';
 import { certreqPolicy } from '../../src/policy/applocker.js';
 import { parseXml, schemaViolations } from '../policy/applocker-schema.js';
 

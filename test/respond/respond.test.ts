@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore, type EventRecord } from '../../src/store/index.js';
 import { ActionRunner, parseWorkflows, planActions, type Workflow } from '../../src/respond/index.js';
-import { ConfigError } from '../../src/respond/config.js';
+import { ConfigError } from '../../src/configError.js';
 import { receiver } from '../server/support/http.js';
 import { needs } from '../helpers/requirements.js';
 

@@ -13,6 +13,7 @@ import { benign, ndjson, sysmonProcessCreate } from '../server/support/events.js
 import { AUTH, TOKEN, until } from '../server/support/http.js';
 import { NATS_URL, PG_URL, requireNats, requirePostgres, uniqueName } from './support/services.js';
 import { startCli, stop, type Child } from './support/procs.js';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
 const PARTITIONS = 4;
 const SCHEMA = uniqueName('pw_e2e');
@@ -147,6 +148,11 @@ test('a batch for several hosts is answered after JetStream stored it; workers c
   const own = HOSTS.filter((h) => partitionOf(h, PARTITIONS) < 2).length;
   assert.equal(value('procwatch_events_stored_total'), 25 * own, 'the events of its hosts');
   assert.equal(value('procwatch_worker_batches_in_flight'), 0);
+  // prom-client's exposition: it parses, and carries the process/GC/event-loop defaults beside procwatch's own.
+  const families = new Set((parsePrometheusTextFormat(text) as { name: string }[]).map((f) => f.name));
+  for (const name of ['procwatch_worker_backlog_messages', 'procwatch_commit_seconds', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds', 'nodejs_gc_duration_seconds']) {
+    assert.ok(families.has(name), name);
+  }
 
   // The serve node's API reads the same store.
   const api = (await (await fetch(`${baseUrl}/api/alerts?host=${HOSTS[0]}&limit=100`, { headers: AUTH })).json()) as { total: number };

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { Detected, EventRecord } from '../../src/store/index.js';
 import { openStore, PostgresStore } from '../../src/store/index.js';
 import { freshStore, PG_URL, requirePostgres, uniqueName } from './support/services.js';
-import { action, alert, ev, none, storeContract } from '../store/support/contract.js';
+import { action, alert, ev, none } from '../store/support/contract.js';
 
 type TestStore = Awaited<ReturnType<typeof freshStore>>;
 const stores: TestStore[] = [];
@@ -20,9 +20,8 @@ after(async () => {
   for (const s of stores) await s.drop().catch(() => {});
 });
 
-// The Store contract shared with the SQLite store (test/store/support/contract.ts), then what concurrent
-// writers and action claiming add.
-storeContract(store);
+// What concurrent writers and action claiming add to the Store contract both engines keep
+// (test/store/contract.test.ts).
 
 test('a batch whose insert fails inside the SQL leaves nothing behind (one transaction)', async () => {
   const s = await store();

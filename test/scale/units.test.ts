@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePartitionList, partitionOf } from '../../src/distribute/partition.js';
 import { decodeBatch, encodeBatches, EventTooLargeError } from '../../src/distribute/codec.js';
-import { loadServeConfig } from '../../src/server/config.js';
+import { loadServeConfig } from '../../src/service/config.js';
 import { parsePostgresUrl } from '../../src/store/postgres.js';
 import type { WinEvent } from '../../src/model/event.js';
 

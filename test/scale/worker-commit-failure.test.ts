@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'nats';
 import { EventWorker } from '../../src/distribute/worker.js';
 import { JetStreamPublisher } from '../../src/distribute/publisher.js';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig } from '../../src/service/config.js';
 import { decodeDocument } from '../../src/formats/index.js';
 import type { Store } from '../../src/store/index.js';
 import type { WinEvent } from '../../src/model/event.js';

@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startServer, type RunningServer } from '../../src/server/app.js';
-import { defaultConfig } from '../../src/server/config.js';
+import { startServer, type RunningServer } from '../../src/cli/startServer.js';
+import { defaultConfig } from '../../src/service/config.js';
 import { parseWorkflows } from '../../src/respond/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { AUTH, TOKEN } from './support/http.js';

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/index.js';
-import { storedKey } from '../../src/server/ingest.js';
+import { storedKey } from '../../src/service/ingest.js';
 import { decodeDocument } from '../../src/formats/index.js';
 import type { WinEvent } from '../../src/model/event.js';
 import { REPO_ROOT } from '../helpers/paths.js';

@@ -6,8 +6,8 @@ import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer } from '../../src/server/app.js';
-import { defaultConfig, type ServeConfig } from '../../src/server/config.js';
+import { startServer, type RunningServer } from '../../src/cli/startServer.js';
+import { defaultConfig, type ServeConfig } from '../../src/service/config.js';
 import { SqliteStore, type Store } from '../../src/store/index.js';
 import { parseWorkflows } from '../../src/respond/index.js';
 import { CORPUS, REPO_ROOT } from '../helpers/paths.js';
@@ -328,7 +328,7 @@ test('overload: a full queue answers 429 with Retry-After instead of buffering',
   const s = await startServer(config({ limits: { ...defaultConfig().limits, queueEvents: 3 } }), { store: slow, notice: () => {} });
   try {
     const first = fetch(`${s.url}/ingest`, { method: 'POST', headers: AUTH, body: ndjson([benign(1), benign(2), benign(3)]) });
-    await until(() => s.ingestor.depth === 3, 5000, 'first batch queued');
+    await until(() => s.sink.depth === 3, 5000, 'first batch queued');
     const r = await fetch(`${s.url}/ingest`, { method: 'POST', headers: AUTH, body: ndjson([benign(4)]) });
     assert.equal(r.status, 429);
     assert.equal(r.headers.get('retry-after'), '1');

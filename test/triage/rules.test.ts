@@ -71,7 +71,7 @@ test('through the pipeline: one alert per matching rule, each listing every rule
   for (const a of alerts) {
     assert.deepEqual([...a.matchedRules].sort(), ['certreq-download-upload', 'certreq-post-url-no-winini']);
     assert.equal(a.context?.severity, 'critical');
-    assert.equal((a.context?.certreq as { upload_file: string }).upload_file, 'C:\\Users\\Public\\sam.save');
+    assert.equal((a.context?.enrichments?.['certreq'] as { upload_file: string }).upload_file, 'C:\\Users\\Public\\sam.save');
   }
   assert.deepEqual(pipeline.handle(ev), [], 'the same event again makes no second alert');
 });

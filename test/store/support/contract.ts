@@ -1,9 +1,11 @@
 /**
- * The Store contract both engines must keep (SQLite embedded, PostgreSQL shared): one set of tests, run by
- * test/store/sqlite.test.ts and test/scale/pgstore.test.ts against a fresh store of each kind. What differs by
- * design (action claiming, durability pragmas, concurrent writers) stays in those files.
+ * The Store contract both engines must keep (SQLite embedded, PostgreSQL shared), one suite per aggregate
+ * (events, alerts, incidents, suppressions, actions, audit) plus the batch commit that spans them. One set of
+ * tests, run by test/store/contract.test.ts against a fresh store of each engine. What differs by design
+ * (action claiming and leases, durability pragmas, concurrent writers) stays in test/store/sqlite.test.ts and
+ * test/scale/pgstore.test.ts.
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Detected, EventRecord, IngestResult, NewAction, NewAlert, Store } from '../../../src/store/index.js';
 
@@ -36,8 +38,23 @@ export function action(id: string, over: Partial<NewAction> = {}): NewAction {
 
 export const none = (): Detected => ({ alerts: [], actions: [] });
 
-/** Registers the contract tests; `open` returns a fresh, empty store for each. */
-export function storeContract(open: () => Promise<ContractStore>): void {
+/** Registers the contract tests under `engine`; `open` returns a fresh, empty store for each test. */
+export function storeContract(engine: string, open: () => Promise<ContractStore>): void {
+  describe(engine, () => {
+    describe('commit (events, alerts, incidents and actions in one transaction)', () => commitContract(open));
+    describe('EventStore', () => eventContract(open));
+    describe('AlertStore', () => {
+      alertContract(open);
+      alertSuppressionContract(open);
+    });
+    describe('IncidentStore', () => incidentContract(open));
+    describe('SuppressionStore', () => suppressionContract(open));
+    describe('ActionStore', () => actionContract(open));
+    describe('AuditStore', () => auditContract(open));
+  });
+}
+
+function commitContract(open: () => Promise<ContractStore>): void {
   test('a re-sent batch stores nothing twice and detection sees only the new events', async () => {
     const s = await open();
     const seen: string[][] = [];
@@ -84,6 +101,9 @@ export function storeContract(open: () => Promise<ContractStore>): void {
     assert.equal(r.stored, 2);
   });
 
+}
+
+function incidentContract(open: () => Promise<ContractStore>): void {
   test('incidents are created by their first alert and widened by later ones; a closed one reopens', async () => {
     const s = await open();
     await s.ingest([ev('1')], (f) => ({ alerts: [alert('a1', f[0]!.key, { severity: 'low', time: '2024-05-01T10:00:05Z' })], actions: [] }));
@@ -104,6 +124,9 @@ export function storeContract(open: () => Promise<ContractStore>): void {
     assert.equal((await s.listAlerts({ suppressed: true, limit: 10, offset: 0 })).total, 1);
   });
 
+}
+
+function alertContract(open: () => Promise<ContractStore>): void {
   test('alert status changes keep reason and assignee and are audited', async () => {
     const s = await open();
     await s.ingest([ev('1')], (f) => ({ alerts: [alert('a1', f[0]!.key)], actions: [] }));
@@ -154,6 +177,9 @@ export function storeContract(open: () => Promise<ContractStore>): void {
     assert.equal((await s.listIncidents({ host: 'ws01', minSeverity: 'critical', limit: 10, offset: 0 })).total, 0);
   });
 
+}
+
+function suppressionContract(open: () => Promise<ContractStore>): void {
   test('suppressions are stored with their author and audited on create and delete', async () => {
     const s = await open();
     const sup = await s.addSuppression({ ruleId: null, host: 'PKI01', user: null, image: '*\\certreq.exe', parentImage: null, commandLine: '*-submit*', reason: 'CA admins', expiresAt: null, createdBy: 'dave' });
@@ -168,6 +194,9 @@ export function storeContract(open: () => Promise<ContractStore>): void {
     assert.deepEqual(audit.items.map((a) => a.action).sort(), ['suppression.create', 'suppression.delete']);
   });
 
+}
+
+function alertSuppressionContract(open: () => Promise<ContractStore>): void {
   test('suppressAlerts marks stored alerts (column and document) in one transaction, audited with the actor; already suppressed and unknown ids are skipped', async () => {
     const s = await open();
     await s.ingest([ev('k1'), ev('k2'), ev('k3')], () => ({
@@ -186,7 +215,9 @@ export function storeContract(open: () => Promise<ContractStore>): void {
     assert.equal(await s.suppressAlerts(['a1'], by, 'erin'), 0, 'idempotent');
     assert.equal(await s.suppressAlerts([], by, 'erin'), 0);
   });
+}
 
+function eventContract(open: () => Promise<ContractStore>): void {
   test('retention drops the oldest events beyond the count bound and by age; retained events and keys page through', async () => {
     const s = await open();
     await s.ingest(Array.from({ length: 10 }, (_, i) => ev(String(i))), none);
@@ -203,4 +234,111 @@ export function storeContract(open: () => Promise<ContractStore>): void {
     await new Promise((r) => setTimeout(r, 5));
     assert.equal(await s.pruneEvents(1, 10_000), 5, 'everything received over 1 ms ago');
   });
+
+  test('hostEventDocs finds retained documents of a host (any case) by a lower-case needle, newest first, bounded', async () => {
+    const s = await open();
+    const doc = (image: string, pid: number): string => JSON.stringify({ Image: image, ProcessId: pid });
+    await s.commit(
+      [
+        { key: 'p1', time: '2024-05-01T10:00:01Z', host: 'WS01', doc: doc('C:\\Windows\\System32\\certreq.exe', 1) },
+        { key: 'p2', time: '2024-05-01T10:00:02Z', host: 'ws01', doc: doc('C:\\Windows\\System32\\CertReq.exe', 2) },
+        { key: 'p3', time: '2024-05-01T10:00:03Z', host: 'WS02', doc: doc('C:\\Windows\\System32\\certreq.exe', 3) },
+        { key: 'p4', time: '2024-05-01T10:00:04Z', host: 'WS01', doc: doc('C:\\Windows\\explorer.exe', 4) },
+        { key: 'p5', time: '2024-05-01T10:00:05Z', host: 'WS01', doc: null },
+      ],
+      none(),
+    );
+    const found = (await s.hostEventDocs('Ws01', ['certreq.exe'], 10)).map((d) => (JSON.parse(d) as { ProcessId: number }).ProcessId);
+    assert.deepEqual(found, [2, 1], 'both WS01 spellings, newest first; WS02 and other images left out');
+    assert.equal((await s.hostEventDocs('WS01', ['certreq.exe', 'explorer.exe'], 2)).length, 2, 'bounded by the limit');
+    assert.deepEqual(await s.hostEventDocs('WS01', [], 10), []);
+    assert.equal(await s.hasEvent('p5'), true, 'an event kept without its document is still known');
+  });
+
+  test('a fresh store keeps no pre-version-2 keys', async () => {
+    const s = await open();
+    await s.ingest([ev('1')], none);
+    assert.equal(await s.legacyKeysRetained(), false);
+    assert.deepEqual(await s.knownLegacyKeys([{ key: '1', time: ev('1').time }]), new Set());
+  });
 }
+
+function actionContract(open: () => Promise<ContractStore>): void {
+  test('actions are planned once per id and read back with their request and flags', async () => {
+    const s = await open();
+    const r1 = await s.commit([ev('1')], { alerts: [], actions: [action('x1', { destructive: true, dryRun: true, request: { url: 'https://soar/hook', n: 1 } })] });
+    const r2 = await s.commit([ev('2')], { alerts: [], actions: [action('x1'), action('x2', { alertId: 'a2', status: 'pending_approval' })] });
+    assert.deepEqual(r1.actionsCreated, ['x1']);
+    assert.deepEqual(r2.actionsCreated, ['x2'], 'x1 already planned');
+    const x1 = await s.getAction('x1');
+    assert.deepEqual(
+      [x1?.status, x1?.destructive, x1?.dryRun, x1?.attempts, x1?.maxAttempts, x1?.request, x1?.result, x1?.lastError],
+      ['pending', true, true, 0, 3, { url: 'https://soar/hook', n: 1 }, null, null],
+    );
+    assert.equal(await s.getAction('nope'), undefined);
+    assert.equal((await s.counts()).actionsPending, 2);
+  });
+
+  test('actions list by alert and status with a total', async () => {
+    const s = await open();
+    await s.commit([ev('1')], {
+      alerts: [],
+      actions: [action('x1'), action('x2'), action('x3', { alertId: 'a2' }), action('x4', { alertId: 'a2', status: 'dry_run' })],
+    });
+    assert.equal((await s.listActions({ limit: 10, offset: 0 })).total, 4);
+    const ofA2 = await s.listActions({ alertId: 'a2', limit: 10, offset: 0 });
+    assert.deepEqual(ofA2.items.map((a) => a.id).sort(), ['x3', 'x4']);
+    const dry = await s.listActions({ status: 'dry_run', limit: 10, offset: 0 });
+    assert.deepEqual(dry.items.map((a) => a.id), ['x4']);
+    const page = await s.listActions({ limit: 3, offset: 3 });
+    assert.deepEqual([page.total, page.items.length], [4, 1]);
+  });
+
+  test('updateAction patches the given fields; with onlyIf, of two decisions exactly one wins', async () => {
+    const s = await open();
+    await s.commit([ev('1')], { alerts: [], actions: [action('x1', { status: 'pending_approval' })] });
+    const decisions = await Promise.all([
+      s.updateAction('x1', { status: 'pending' }, 'pending_approval'),
+      s.updateAction('x1', { status: 'rejected' }, 'pending_approval'),
+    ]);
+    assert.deepEqual(decisions.filter(Boolean).length, 1);
+    const decided = await s.getAction('x1');
+    assert.equal(decided?.status, decisions[0] ? 'pending' : 'rejected');
+    assert.equal(await s.updateAction('x1', { status: 'running' }, 'pending_approval'), false, 'no longer awaiting approval');
+    assert.equal(await s.updateAction('x1', { attempts: 2, result: { code: 200 }, lastError: 'timeout', dryRun: true }), true);
+    const x1 = await s.getAction('x1');
+    assert.deepEqual([x1?.attempts, x1?.result, x1?.lastError, x1?.dryRun, x1?.status], [2, { code: 200 }, 'timeout', true, decided?.status]);
+    assert.equal(await s.updateAction('nope', { attempts: 1 }), false);
+  });
+
+  test('due actions come in next-attempt order; a future attempt is not due', async () => {
+    const s = await open();
+    await s.commit([ev('1')], { alerts: [], actions: [action('x1'), action('x2'), action('x3', { status: 'pending_approval' })] });
+    const now = Date.now();
+    await s.updateAction('x1', { nextAttemptAt: now - 1000 });
+    await s.updateAction('x2', { nextAttemptAt: now - 5000 });
+    const due = await s.dueActions(now, 10);
+    assert.deepEqual(due.map((a) => a.id), ['x2', 'x1'], 'pending_approval is never due');
+    await s.updateAction('x1', { status: 'retrying', nextAttemptAt: now + 60_000 });
+    await s.updateAction('x2', { status: 'succeeded' });
+    assert.deepEqual(await s.dueActions(now, 10), []);
+    assert.deepEqual((await s.dueActions(now + 61_000, 10)).map((a) => a.id), ['x1']);
+  });
+}
+
+function auditContract(open: () => Promise<ContractStore>): void {
+  test('audit entries are listed newest first, filtered by target and paged with a total', async () => {
+    const s = await open();
+    for (let i = 0; i < 5; i++) {
+      await s.audit({ actor: `u${i}`, action: 'token.use', targetType: 'token', targetId: i % 2 ? 'odd' : 'even', detail: { i } });
+    }
+    const all = await s.listAudit({ limit: 10, offset: 0 });
+    assert.equal(all.total, 5);
+    assert.deepEqual(all.items.map((e) => e.detail.i), [4, 3, 2, 1, 0]);
+    assert.ok(all.items[0]!.seq > all.items[1]!.seq);
+    assert.ok(all.items.every((e) => typeof e.time === 'number' && e.time > 0 && e.targetType === 'token'));
+    const odd = await s.listAudit({ targetId: 'odd', limit: 1, offset: 1 });
+    assert.deepEqual([odd.total, odd.items.map((e) => e.actor)], [2, ['u1']]);
+  });
+}
+

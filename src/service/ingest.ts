@@ -27,10 +27,11 @@ import type { Alert, Severity } from '../model/alert.js';
 import type { Detection } from '../model/alert.js';
 import { eventKey, legacyEventKey, SECURITY_PROVIDER, SYSMON_PROVIDER, type WinEvent } from '../model/event.js';
 import { toEcsAlert } from '../output/ecs.js';
-import type { AlertContextUpdate, AlertRow, Detected, EventRecord, LegacyKey, NewAlert, Store } from '../store/types.js';
+import type { AlertContextUpdate, AlertRow, Detected, EventRecord, LegacyKey, NewAlert } from '../store/types.js';
 import type { ContextUpdate } from '../correlate/index.js';
 import { planActions, type Workflow } from '../respond/index.js';
 import { OverloadedError } from './errors.js';
+import type { BatchOutcome, IngestSink, IngestStore } from './ports.js';
 import type { Metrics } from './metrics.js';
 import type { SuppressionIndex } from './suppress.js';
 import { KeyFilter } from './keyFilter.js';
@@ -48,19 +49,12 @@ export interface Detector {
   rollback(): void;
 }
 
-export interface BatchOutcome {
-  received: number;
-  stored: number;
-  duplicates: number;
-  alerts: number;
-}
-
 export interface CommittedAlert {
   alert: NewAlert;
 }
 
 export interface IngestorOptions {
-  store: Store;
+  store: IngestStore;
   detector: Detector;
   workflows: Workflow[];
   suppressions: SuppressionIndex;
@@ -130,7 +124,8 @@ export function legacyStoredKey(ev: WinEvent): string {
   return hash('sha256', legacyEventKey(ev), 'hex').slice(0, 32);
 }
 
-export class Ingestor {
+/** The local IngestSink: detects and commits in this process. */
+export class Ingestor implements IngestSink {
   private readonly queue: Job[] = [];
   private queued = 0;
   private writing = false;

@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseWorkflows, ConfigError, type Workflow } from '../respond/config.js';
-import { SCOPES, type Scope } from './scopes.js';
+import { parseWorkflows, type Workflow } from '../respond/config.js';
+import { ConfigError } from '../configError.js';
+import { SCOPES, type Scope } from './roles.js';
 import { parseForwards, type ForwardDestination } from '../forward/config.js';
 
 export { ConfigError };
@@ -140,15 +141,20 @@ export function loadServeConfig(cli: CliServeOptions, env: NodeJS.ProcessEnv = p
     try {
       text = readFileSync(cli.config, 'utf8');
     } catch (err) {
-      throw new ConfigError(`${cli.config}: ${(err as Error).message}`);
+      throw new ConfigError((err as Error).message, { file: cli.config });
     }
     let doc: unknown;
     try {
       doc = parseYaml(text);
     } catch (err) {
-      throw new ConfigError(`${cli.config}: ${(err as Error).message}`);
+      throw new ConfigError((err as Error).message, { file: cli.config });
     }
-    applyYaml(cfg, doc ?? {}, dirname(resolve(cli.config)));
+    try {
+      applyYaml(cfg, doc ?? {}, dirname(resolve(cli.config)));
+    } catch (err) {
+      // The document's parsers name the key; the error says which file too.
+      throw err instanceof ConfigError ? err.inFile(cli.config) : err;
+    }
     cfg.configPath = resolve(cli.config);
   }
   if (cli.host) cfg.host = cli.host;

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../src/server/app.js';
-import { defaultConfig, type ServeConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/cli/startServer.js';
+import { defaultConfig, type ServeConfig } from '../../src/service/config.js';
 import { WorkerStore } from '../../src/store/index.js';
-import { AUTH, TOKEN } from './support/http.js';
-import { ndjson, sysmonEnd, sysmonStart } from './support/liveEvents.js';
-import { securityStory, sysmonStory } from './support/liveScenario.js';
+import { AUTH, TOKEN } from '../server/support/http.js';
+import { ndjson, sysmonEnd, sysmonStart } from '../server/support/liveEvents.js';
+import { securityStory, sysmonStory } from '../server/support/liveScenario.js';
 
 const dirs: string[] = [];
 function tmp(): string {

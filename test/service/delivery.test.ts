@@ -8,17 +8,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '../../src/server/app.js';
-import { defaultConfig, type ServeConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/cli/startServer.js';
+import { defaultConfig, type ServeConfig } from '../../src/service/config.js';
 import { SqliteStore, type Store } from '../../src/store/index.js';
-import { storedKey } from '../../src/server/ingest.js';
+import { storedKey } from '../../src/service/ingest.js';
 import { decodeDocument } from '../../src/formats/index.js';
 import { eventKey, type WinEvent } from '../../src/model/event.js';
 import { alertId } from '../../src/correlate/index.js';
 import { encodeBatches, messageId } from '../../src/distribute/codec.js';
 import { runCli, jsonLines } from '../helpers/cli.js';
-import { AUTH, TOKEN, json } from './support/http.js';
-import { benign, ndjson, sysmonProcessCreate } from './support/events.js';
+import { AUTH, TOKEN, json } from '../server/support/http.js';
+import { benign, ndjson, sysmonProcessCreate } from '../server/support/events.js';
 
 const dirs: string[] = [];
 function tmp(): string {
