@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { startServer, type RunningServer } from '../../src/server/app.js';
+import { startServer, type RunningServer } from '../../src/cli/startServer.js';
 import { defaultConfig } from '../../src/service/config.js';
 import { Metrics } from '../../src/service/metrics.js';
 import { REPO_ROOT } from '../helpers/paths.js';
