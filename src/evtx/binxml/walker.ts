@@ -176,7 +176,7 @@ export function elementAttributes(ctx: BinXmlContext, node: ElementNode, values:
 }
 
 /** An attribute's value; null when it is made only of substitutions that are absent (Null): Windows drops those. */
-function renderAttribute(ctx: BinXmlContext, name: string, parts: BxNode[], values: ValueRef[] | null): XmlAttribute | null {
+export function renderAttribute(ctx: BinXmlContext, name: string, parts: BxNode[], values: ValueRef[] | null): XmlAttribute | null {
   if (parts.length === 1) {
     const p = parts[0]!;
     if (p.kind === 'text') return p.json === undefined ? { name, value: p.text } : { name, value: p.text, json: p.json };
