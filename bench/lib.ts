@@ -15,6 +15,8 @@ export function dataDir(): string {
 
 export interface Timed {
   seconds: number;
+  /** CPU seconds (user + system) of the command and the children it waited for; NaN without GNU time. */
+  cpuSeconds: number;
   maxRssMb: number;
   status: number | null;
   stdout: string;
@@ -29,19 +31,21 @@ export function timeCommand(argv: string[], options: { repeat?: number; stdoutTo
   let best: Timed | undefined;
   for (let i = 0; i < (options.repeat ?? 1); i++) {
     const start = process.hrtime.bigint();
-    const r = spawnSync('/usr/bin/time', ['-f', '__MAXRSS_KB=%M', ...argv], {
+    const r = spawnSync('/usr/bin/time', ['-f', '__MAXRSS_KB=%M __CPU=%U+%S', ...argv], {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
       stdio: ['ignore', options.stdoutToNull ? 'ignore' : 'pipe', 'pipe'],
     });
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const m = /__MAXRSS_KB=(\d+)/.exec(r.stderr ?? '');
+    const cpu = /__CPU=([\d.]+)\+([\d.]+)/.exec(r.stderr ?? '');
     const t: Timed = {
       seconds,
+      cpuSeconds: cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN,
       maxRssMb: m ? Number(m[1]) / 1024 : NaN,
       status: r.status,
       stdout: r.stdout ?? '',
-      stderr: (r.stderr ?? '').replace(/__MAXRSS_KB=\d+\n?/, ''),
+      stderr: (r.stderr ?? '').replace(/__MAXRSS_KB=\d+ __CPU=\S+\n?/, ''),
     };
     if (!best || t.seconds < best.seconds) best = t;
   }

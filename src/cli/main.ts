@@ -3,15 +3,32 @@
  * `main` returns the process exit code: 0 done, 1 alerts found with --fail-on-alert, 2 usage or unreadable input.
  */
 import { Command, CommanderError } from 'commander';
-import { registerScan } from './scan.js';
-import { registerDump } from './dump.js';
-import { registerRules } from './rules.js';
-import { registerServe } from './serve.js';
-import { registerWorker } from './worker.js';
-import { registerToken } from './token.js';
-import { registerPolicy } from './policy.js';
-import { EXIT_USAGE } from './exit.js';
+import { EXIT_USAGE, type SetExit } from './exit.js';
 import { terminalSafe } from '../output/text.js';
+
+type Register = (program: Command, setExit: SetExit) => void;
+
+/**
+ * The commands, each loaded only when it runs: a run imports its own command's modules, not every command's
+ * (`dump` never loads the rule engine, `scan` never loads the server). Help and unknown commands load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  scan: async () => (await import('./scan.js')).registerScan,
+  dump: async () => (await import('./dump.js')).registerDump,
+  rules: async () => (await import('./rules.js')).registerRules,
+  serve: async () => (await import('./serve.js')).registerServe,
+  worker: async () => (await import('./worker.js')).registerWorker,
+  token: async () => (await import('./token.js')).registerToken,
+  policy: async () => (await import('./policy.js')).registerPolicy,
+};
+
+/** The commands a command line needs registered: the one it names, none for --version, else all. */
+function commandsFor(argv: string[]): string[] {
+  const first = argv[2];
+  if (first !== undefined && Object.hasOwn(COMMANDS, first)) return [first];
+  if (first === '-V' || first === '--version') return [];
+  return Object.keys(COMMANDS);
+}
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -27,13 +44,9 @@ export async function main(argv: string[]): Promise<number> {
   const setExit = (code: number): void => {
     exitCode = code;
   };
-  registerScan(program, setExit);
-  registerDump(program, setExit);
-  registerRules(program, setExit);
-  registerServe(program, setExit);
-  registerWorker(program, setExit);
-  registerToken(program, setExit);
-  registerPolicy(program, setExit);
+  // Registered in the table's order, so help lists them as before.
+  const registers = await Promise.all(commandsFor(argv).map((name) => COMMANDS[name]!()));
+  for (const register of registers) register(program, setExit);
   pointToHelp(program, 'procwatch');
   try {
     await program.parseAsync(argv);

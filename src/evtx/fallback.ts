@@ -22,8 +22,10 @@ export const FALLBACK_REASONS = [
   'fields.shape',
   /** Field walk: damage or a limit; the tree path reports it. */
   'fields.damaged',
-  /** System key (systemKey.ts): Provider/EventID not static in the template, or not one plain value; rendered instead. */
+  /** System key (systemKey.ts): Provider/EventID not static in the template, or EventID not one plain text; rendered instead. */
   'key.shape',
+  /** System key: damage or a limit where it reads; the record is rendered, which reports it. */
+  'key.damaged',
   /** Instance reader (literal prefilter, System key): a damaged template definition; the token parser reports it. */
   'template.damaged',
 ] as const;

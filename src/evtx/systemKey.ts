@@ -1,18 +1,19 @@
 /**
- * A record's provider name and EventID text read without rendering the record: from its template's System
- * element (located once per template and chunk) and at most a few substitution values.
+ * A record's provider name and EventID text read without rendering the record: a key sink of the walker.
  *
- * The answer is exactly what the rendered tree gives (the first System element of the root, its first Provider's
- * first present Name — else EventSourceName — attribute, its first EventID element's text), or null when the
- * template's shape leaves any doubt (values that could add or remove elements before them, nested markup,
- * multi-part values, arrays): the caller then renders the record.
+ * Where System's Provider and EventID are in a template is worked out once per template and chunk (the locator,
+ * a cache); their content is then rendered by the walker itself (binxml/walker.ts: renderAttribute for the
+ * Provider's Name, walkElement with a text sink for EventID), so the key is the rendered tree's by construction
+ * (the first System element of the root, its first Provider's first present Name — else EventSourceName —
+ * attribute, its first EventID element's text). When the template's shape leaves any doubt (values that could add
+ * or remove elements before them, an EventID left out, repeated or holding markup) or the walk meets damage, the
+ * key gives up, counted ('key.shape', 'key.damaged'), and the caller renders the record, which reports the damage.
  */
-import { fail } from './bytes.js';
-import type { AttributeNode, BinXmlContext, BxNode, ElementNode, TemplateDef, ValueRef } from './binxml/tokens.js';
-import { decodeValue, VT, type DecodedValue } from './binxml/values.js';
-import { instanceAt, valueAt } from './binxml/instance.js';
-import { countFallback } from './fallback.js';
-import { isAbsent } from './binxml/walker.js';
+import type { BinXmlContext, BxNode, CDataNode, ElementNode, PINode, TemplateDef, TextNode, ValueRef } from './binxml/tokens.js';
+import { instanceAt, valuesOf } from './binxml/instance.js';
+import { countFallback, giveUpKind, NOT_COVERED } from './fallback.js';
+import { decodeFlat, newWalk, renderAttribute, walkElement, walkNodes, type Walk, type WalkSink } from './binxml/walker.js';
+import type { DecodedValue } from './binxml/values.js';
 import { ChunkRecord } from './record.js';
 import type { EvtxRecord } from './record.js';
 
@@ -56,15 +57,17 @@ function locate(def: TemplateDef): Locator | null {
   return { provider: provider.found, eventId: eventId.found };
 }
 
-/**
- * Provider and EventID text of a record, or null when they cannot be read without rendering it.
- * Throws EvtxFormatError when a value it reads is damaged (as rendering would).
- */
+/** Provider and EventID text of a record, or null (counted) when they cannot be read without rendering it. */
 export function recordSystemKey(record: EvtxRecord): SystemKey | null {
-  const key = readKey(record);
-  // The caller renders the record instead: counted, so that a template shape this misses shows up.
-  if (key === null) countFallback('key.shape');
-  return key;
+  try {
+    const key = readKey(record);
+    // The caller renders the record instead: counted, so that a template shape this misses shows up.
+    if (key === null) countFallback('key.shape');
+    return key;
+  } catch (err) {
+    countFallback(giveUpKind(err) === 'damaged' ? 'key.damaged' : 'key.shape');
+    return null;
+  }
 }
 
 function readKey(record: EvtxRecord): SystemKey | null {
@@ -72,18 +75,15 @@ function readKey(record: EvtxRecord): SystemKey | null {
   const { ctx, start, end } = record.raw();
   // The common record straight off its bytes (no token tree); other shapes through the parsed tokens.
   const inst = instanceAt(ctx, start, end, 0);
-  if (inst) return keyOf(ctx, inst.def, (i) => valueAt(ctx, inst, i));
+  if (inst) return keyOf(ctx, inst.def, valuesOf(ctx, inst));
   const nodes = record.tokens();
   if (nodes.length !== 1) return null;
   const top = nodes[0]!;
   if (top.kind !== 'template') return null;
-  return keyOf(ctx, top.def, (i) => top.values[i]);
+  return keyOf(ctx, top.def, top.values);
 }
 
-/** A substitution value by index (undefined: none). */
-type Values = (index: number) => ValueRef | undefined;
-
-function keyOf(ctx: BinXmlContext, def: TemplateDef, values: Values): SystemKey | null {
+function keyOf(ctx: BinXmlContext, def: TemplateDef, values: ValueRef[]): SystemKey | null {
   let loc = locators.get(def);
   if (loc === undefined) {
     loc = locate(def);
@@ -91,62 +91,58 @@ function keyOf(ctx: BinXmlContext, def: TemplateDef, values: Values): SystemKey 
   }
   if (!loc) return null;
   const provider = loc.provider ? providerName(ctx, loc.provider, values) : '';
-  if (provider === null) return null;
-  const eventIdText = loc.eventId ? elementText(ctx, loc.eventId, values) : undefined;
+  // The template's nodes are one level in (the record is an instance of it), as the walk of the record has them.
+  const eventIdText = loc.eventId ? elementText(newWalk(ctx), loc.eventId, values, 1) : undefined;
   if (eventIdText === null) return null;
   return { provider, eventIdText };
 }
 
-function providerName(ctx: BinXmlContext, el: ElementNode, values: Values): string | null {
+/** The Provider's first present Name attribute, else EventSourceName, as the walker renders attributes. */
+function providerName(ctx: BinXmlContext, el: ElementNode, values: ValueRef[]): string {
   for (const name of ['Name', 'EventSourceName']) {
     for (const a of el.attributes) {
       if (a.name !== name) continue;
-      const v = attributeText(ctx, a, values);
-      if (v === null) return null;
-      if (v !== undefined) return v;
+      const rendered = renderAttribute(ctx, a.name, a.parts, values);
+      if (rendered) return rendered.value;
     }
   }
   return '';
 }
 
-/** Rendered attribute text; undefined when the attribute is dropped (absent value), null when not simple. */
-function attributeText(ctx: BinXmlContext, a: AttributeNode, values: Values): string | undefined | null {
-  if (a.parts.length === 0) return '';
-  if (a.parts.length > 1) return null;
-  const p = a.parts[0]!;
-  if (p.kind === 'text') return p.text;
-  if (p.kind !== 'sub') return null;
-  const ref = values(p.index);
-  if (!ref || ref.type === VT.Null) return undefined;
-  return flatText(ctx, ref);
-}
-
-/** A value as one text: arrays joined with ',', nested markup as '' (as attribute values render). */
-function flatText(ctx: BinXmlContext, ref: ValueRef): string {
-  if ((ref.type & 0x7f) === VT.BinXml) return '';
-  const d = decodeValue(ctx.buf, ctx.view, ref.type, ref.off, ref.size);
-  return Array.isArray(d) ? d.map((x) => x.text).join(',') : (d as DecodedValue).text;
-}
-
-/**
- * Text content of an element as textOf() of the rendered tree gives it; null when the element could be left
- * out or repeated, or its content holds markup or template instances.
- */
-function elementText(ctx: BinXmlContext, el: ElementNode, values: Values): string | null {
-  const kids = el.children;
-  if (kids.length > 0 && kids.every((c) => c.kind === 'sub' && c.optional && isAbsent(values(c.index)))) return null;
-  let text = '';
-  for (const c of kids) {
-    if (c.kind === 'text' || c.kind === 'cdata') text += c.text;
-    else if (c.kind === 'sub') {
-      const ref = values(c.index);
-      if (!ref || ref.type === VT.Null || ref.size === 0) continue;
-      if (ref.type & VT.ArrayFlag) return null; // a lone array repeats the element
-      if ((ref.type & 0x7f) === VT.BinXml) return null;
-      if (ref.off + ref.size > ctx.buf.length) fail('value overruns the chunk', ref.off);
-      text += flatText(ctx, ref);
-    } else if (c.kind === 'template') return null;
+/** Collects an element's direct text as textOf() of the rendered tree reads it; markup inside: not covered. */
+class TextSink implements WalkSink {
+  text = '';
+  element(): void {
+    throw NOT_COVERED;
   }
-  return text;
+  literal(node: TextNode | CDataNode | PINode): void {
+    if (node.kind !== 'pi') this.text += node.text;
+  }
+  value(w: Walk, ref: ValueRef): void {
+    this.text += decodeFlat(w.ctx, ref).text;
+  }
 }
 
+/** Takes the one rendering of an element and walks its content into a TextSink; repeated: not covered. */
+class ElementTextSink implements WalkSink {
+  text: string | null = null;
+  element(w: Walk, el: ElementNode, values: ValueRef[] | null, nesting: number, _attrs: unknown, item: DecodedValue | null): void {
+    if (item !== null || this.text !== null) throw NOT_COVERED; // the element repeats (a lone array)
+    const sink = new TextSink();
+    walkNodes(w, el.children, values, nesting, sink);
+    this.text = sink.text;
+  }
+  literal(): void {
+    throw NOT_COVERED;
+  }
+  value(): void {
+    throw NOT_COVERED;
+  }
+}
+
+/** The text of an element as the walker renders it; null when it is left out (then the record is rendered). */
+function elementText(w: Walk, el: ElementNode, values: ValueRef[], nesting: number): string | null {
+  const sink = new ElementTextSink();
+  walkElement(w, el, values, nesting, sink);
+  return sink.text;
+}

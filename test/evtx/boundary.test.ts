@@ -70,3 +70,16 @@ test('modules outside src/evtx use only its public surface (src/evtx/index.ts)',
   assert.ok(users >= 2, 'the decoders and the CLI import src/evtx');
   assert.deepEqual(private_, []);
 });
+
+test('no bare catch in the EVTX layer and its decoders: a fast path that gives up names its reason', () => {
+  const files = [...tsFiles(EVTX), ...readdirSync(join(SRC, 'formats')).filter((n) => n.startsWith('evtx') && n.endsWith('.ts')).map((n) => join(SRC, 'formats', n))];
+  assert.ok(files.some((f) => f.endsWith('evtxFile.ts')), 'the EVTX decoder is among the files checked');
+  const bare: string[] = [];
+  for (const file of files) {
+    const lines = readFileSync(file, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (/\bcatch\s*\{/.test(line) || /\.catch\(\s*\(\s*\)\s*=>\s*\{\s*\}\s*\)/.test(line)) bare.push(`${relative(REPO_ROOT, file)}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  assert.deepEqual(bare, []);
+});

@@ -42,7 +42,16 @@ export interface WalkSink {
   literal(node: TextNode | CDataNode | PINode): void;
   /** A present substitution value in text position (not NULL, not empty, not BinXml): the sink decodes it. */
   value(w: Walk, ref: ValueRef): void;
+  /**
+   * The sink reads elements' attributes itself, straight from the template and values (the JSON byte writer):
+   * the walker hands it NO_ATTRIBUTES instead of rendering them. An element left out still has its attributes
+   * rendered (decoded), as the tree's rendering decodes them, so damage there is found all the same.
+   */
+  readonly readsAttributes?: true;
 }
+
+/** What a sink that reads attributes itself is handed in place of the rendered ones. */
+export const NO_ATTRIBUTES: XmlAttribute[] = Object.freeze([]) as unknown as XmlAttribute[];
 
 /** Counts `n` nodes against the record's budget. */
 export function spend(w: Walk, n: number, offset = 0): void {
@@ -86,7 +95,7 @@ export function walkNodes(w: Walk, nodes: BxNode[], values: ValueRef[] | null, n
 
 /** One element: repeated per array item, left out, or handed over once. */
 export function walkElement(w: Walk, node: ElementNode, values: ValueRef[] | null, nesting: number, sink: WalkSink): void {
-  const attrs = elementAttributes(w.ctx, node, values);
+  const attrs = sink.readsAttributes ? NO_ATTRIBUTES : elementAttributes(w.ctx, node, values);
   const kids = node.children;
   // An element whose whole content is one array substitution is repeated once per item (as Windows renders it).
   if (kids.length === 1 && values) {
@@ -102,7 +111,10 @@ export function walkElement(w: Walk, node: ElementNode, values: ValueRef[] | nul
   }
   // An element whose content is only optional substitutions that are all absent is left out, as Windows
   // and evtxexport render it (e.g. <Binary> of an event without binary data).
-  if (kids.length > 0 && allAbsentOptional(kids, values)) return;
+  if (kids.length > 0 && allAbsentOptional(kids, values)) {
+    if (attrs === NO_ATTRIBUTES) elementAttributes(w.ctx, node, values); // decoded as rendering decodes them
+    return;
+  }
   sink.element(w, node, values, nesting, attrs, null);
 }
 
@@ -176,7 +188,7 @@ export function elementAttributes(ctx: BinXmlContext, node: ElementNode, values:
 }
 
 /** An attribute's value; null when it is made only of substitutions that are absent (Null): Windows drops those. */
-function renderAttribute(ctx: BinXmlContext, name: string, parts: BxNode[], values: ValueRef[] | null): XmlAttribute | null {
+export function renderAttribute(ctx: BinXmlContext, name: string, parts: BxNode[], values: ValueRef[] | null): XmlAttribute | null {
   if (parts.length === 1) {
     const p = parts[0]!;
     if (p.kind === 'text') return p.json === undefined ? { name, value: p.text } : { name, value: p.text, json: p.json };

@@ -11,9 +11,9 @@
  * the dumps of the whole corpus, and record by record on every fuzz mutant).
  */
 import { fail } from '../bytes.js';
-import { allAbsentOptional, EMPTY_ITEM, isAbsent, MAX_RECORD_NODES, recordRoot } from '../binxml/walker.js';
+import { allAbsentOptional, EMPTY_ITEM, isAbsent, MAX_RECORD_NODES, recordRoot, walkNodes, type Walk, type WalkSink } from '../binxml/walker.js';
 import { countFallback, DAMAGED, giveUpKind, NOT_COVERED } from '../fallback.js';
-import { MAX_NESTING, parseFragment, type BinXmlContext, type BxNode, type ElementNode, type SubstitutionNode, type TextNode, type ValueRef } from '../binxml/tokens.js';
+import type { BinXmlContext, ElementNode, SubstitutionNode, TextNode, ValueRef } from '../binxml/tokens.js';
 import { civilFromDays, decodeValue, filetimeFields, formatFiletime, FT, formatSid, hex64, utf16, VT, type DecodedValue } from '../binxml/values.js';
 
 /** Scratch for civilFromDays on the timestamp hot path. */
@@ -315,13 +315,13 @@ function repeatsArray(plan: ElementPlan, values: ValueRef[] | null): boolean {
 
 /** Writes the JSON value of an element (what follows its key). */
 function writeElementValue(run: Run, el: ElementNode, plan: ElementPlan, values: ValueRef[] | null, nesting: number): void {
-  // The tree path instantiates the children once the element is kept.
-  spend(run, el.children.length);
   const out = run.out;
   if (plan.shape === Shape.Container || (plan.shape === Shape.Sub && isMarkup(values?.[plan.sub!.index]))) {
     writeContainer(run, el, plan, values, nesting);
     return;
   }
+  // The tree path instantiates the children once the element is kept (a container's are spent by the walk).
+  spend(run, el.children.length);
   const present = presentAttributes(plan, values);
   if (present === 0) {
     writeLeafValue(run, plan, values);
@@ -599,9 +599,14 @@ const JSON_ESCAPES: (Buffer | undefined)[] = Array.from({ length: 0x80 }, (_, c)
   c < 0x20 || c === 0x22 || c === 0x5c ? Buffer.from(JSON.stringify(String.fromCharCode(c)).slice(1, -1), 'latin1') : undefined,
 );
 
-/** An element with element children: `{"#attributes":{...},"key":value,...}`. */
+/**
+ * An element with element children: `{"#attributes":{...},"key":value,...}`. Its content is expanded by the walker
+ * (binxml/walker.ts: template instances and nested BinXml in place, elements left out or repeated as Windows
+ * renders them, the node budget and nesting limits) into a MemberSink, which writes each element as a member.
+ */
 function writeContainer(run: Run, el: ElementNode, plan: ElementPlan, values: ValueRef[] | null, nesting: number): void {
   if (plan.staticDuplicates || hasRepeats(el, values)) {
+    spend(run, el.children.length);
     writeGroupedContainer(run, el, plan, values, nesting);
     return;
   }
@@ -614,32 +619,50 @@ function writeContainer(run: Run, el: ElementNode, plan: ElementPlan, values: Va
     out.byte(0x7d);
     count++;
   }
-  const before = count;
-  // Keys arriving through nested BinXml or template instances are checked against the others.
-  let dynamicKeys: string[] | null = null;
-  for (const c of el.children) {
-    if (c.kind === 'element') {
-      count += writeMember(run, c, values, nesting, count);
-    } else if (c.kind === 'sub') {
-      const ref = values?.[c.index];
-      if (!ref || ref.type === VT.Null || ref.size === 0) continue;
-      if ((ref.type & 0x7f) !== VT.BinXml || ref.type & VT.ArrayFlag) throw NOT_COVERED; // text beside elements
-      if (ref.off + ref.size > run.ctx.buf.length) fail('nested BinXml value overruns the chunk', ref.off);
-      const nodes = parseFragment(run.ctx, ref.off, ref.off + ref.size, false, nesting + 1);
-      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
-      spend(run, nodes.length);
-      dynamicKeys ??= [];
-      count += writeExpansion(run, nodes, null, nesting + 1, count, plan, dynamicKeys);
-    } else if (c.kind === 'template') {
-      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
-      dynamicKeys ??= [];
-      spend(run, c.def.nodes.length);
-      count += writeExpansion(run, c.def.nodes, c.values, nesting + 1, count, plan, dynamicKeys);
-    } else throw NOT_COVERED;
-  }
+  const members = new MemberSink(run, plan, nesting, count);
+  walkNodes(run, el.children, values, nesting, members);
   // Every child left out: the element renders as a leaf in the tree path.
-  if (count === before) throw NOT_COVERED;
+  if (members.count === count) throw NOT_COVERED;
   out.byte(0x7d);
+}
+
+/**
+ * The JSON-bytes sink of the walker, one container level: each element it is handed becomes `"key":value`. Keys
+ * that repeat (which the tree path groups or suffixes), text beside elements and repeated elements are not
+ * covered. Attributes are written from the plans, not rendered by the walker.
+ */
+class MemberSink implements WalkSink {
+  readonly readsAttributes = true as const;
+  /** Keys of elements put here by template instances or nested BinXml (checked against the others). */
+  private dynamicKeys: string[] | null = null;
+  constructor(
+    private readonly run: Run,
+    private readonly parent: ElementPlan,
+    private readonly nesting: number,
+    public count: number,
+  ) {}
+
+  element(_w: Walk, el: ElementNode, values: ValueRef[] | null, nesting: number, _attrs: unknown, item: DecodedValue | null): void {
+    if (item !== null) throw NOT_COVERED; // a lone array repeats the element: grouped or suffixed keys
+    const p = planOf(el);
+    if (!p) throw NOT_COVERED;
+    if (nesting !== this.nesting) {
+      // Not one of the container's own children (those have distinct keys, else the grouped path ran).
+      for (const k of this.parent.staticKeys) if (k === p.key) throw NOT_COVERED;
+      const seen = (this.dynamicKeys ??= []);
+      for (const k of seen) if (k === p.key) throw NOT_COVERED;
+      seen.push(p.key);
+    }
+    this.count += writeMember(this.run, el, values, nesting, this.count);
+  }
+
+  literal(): void {
+    throw NOT_COVERED; // text beside elements
+  }
+
+  value(): void {
+    throw NOT_COVERED; // text beside elements
+  }
 }
 
 /**
@@ -751,28 +774,6 @@ function addMember(groups: Map<string, Member[]>, m: Member): void {
   const g = groups.get(m.plan.key);
   if (g) g.push(m);
   else groups.set(m.plan.key, [m]);
-}
-
-/** Nodes a substitution or template instance puts among an element's children: elements only. */
-function writeExpansion(run: Run, nodes: BxNode[], values: ValueRef[] | null, nesting: number, count: number, parent: ElementPlan, seen: string[]): number {
-  let written = 0;
-  for (const n of nodes) {
-    if (n.kind === 'template') {
-      if (nesting + 1 > MAX_NESTING) throw DAMAGED;
-      spend(run, n.def.nodes.length);
-      written += writeExpansion(run, n.def.nodes, n.values, nesting + 1, count + written, parent, seen);
-      continue;
-    }
-    if (n.kind !== 'element') throw NOT_COVERED;
-    const p = planOf(n);
-    if (!p) throw NOT_COVERED;
-    for (const k of parent.staticKeys) if (k === p.key) throw NOT_COVERED;
-    for (const k of seen) if (k === p.key) throw NOT_COVERED;
-    const w = writeMember(run, n, values, nesting, count + written);
-    if (w) seen.push(p.key);
-    written += w;
-  }
-  return written;
 }
 
 /** One child element as `"key":value` (with a leading comma after the first); 0 when it is left out. */
