@@ -70,8 +70,8 @@ function reportItem(a: Alert): Record<string, unknown> {
 
 export async function renderHtmlReport(alerts: readonly Alert[], options: HtmlReportOptions = {}): Promise<string> {
   const assets = loadAssets();
-  // The service's aggregation (chart buckets, top lists), loaded only when a report is written.
-  const { aggregate } = await import('../server/statsRoutes.js');
+  // The aggregation the console's overview uses (chart buckets, top lists), loaded only when a report is written.
+  const { aggregate } = await import('./alertStats.js');
   const max = options.maxAlerts ?? MAX_REPORT_ALERTS;
   const kept = alerts.slice(0, max);
   // The overview counts every alert of the scan; the list and detail pages carry the first `max`.
