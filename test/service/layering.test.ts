@@ -17,6 +17,11 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   server: ['distribute', 'cli'],
   distribute: ['server', 'cli'],
   service: ['server', 'distribute', 'cli'],
+  // The pipeline's stages below the service: no HTTP, NATS, service or command code.
+  output: ['server', 'distribute', 'service', 'cli'],
+  engine: ['server', 'distribute', 'service', 'cli'],
+  correlate: ['server', 'distribute', 'service', 'cli'],
+  enrich: ['server', 'distribute', 'service', 'cli'],
 };
 
 function sources(dir: string): string[] {
