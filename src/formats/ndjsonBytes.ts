@@ -206,7 +206,7 @@ export class NdjsonBytes {
       else {
         const at = sink.takeLine();
         verdict.origin = { file: this.file, line: at.line, index: at.index, dialect: 'evtx_dump' };
-        out.push({ event: verdict });
+        out.push({ event: verdict, contextOnly: true });
       }
       a = nl + 1;
     }
