@@ -3,7 +3,6 @@ import type { Writable } from 'node:stream';
 import type { Alert, Severity } from '../model/alert.js';
 import { SEVERITIES } from '../model/alert.js';
 import { toEcsAlert } from '../output/ecs.js';
-import { layoutTable, renderIncidentHeader, renderRows, renderTable } from '../output/table.js';
 import { alertCsvHeader, alertCsvRow } from '../output/csv.js';
 import { toOcsfFinding } from '../output/ocsf.js';
 import { renderHtmlReport } from '../output/html.js';
@@ -34,6 +33,9 @@ export async function writeAlerts(out: Writable, alerts: readonly Alert[], forma
   await w.flush();
 }
 
+/** The table view, loaded when used: it brings string-width and a grapheme segmenter (start-up time). */
+const tableView = (): Promise<typeof import('../output/table.js')> => import('../output/table.js');
+
 /** Formats written one alert at a time, from that alert alone. */
 const STREAMED: ReadonlySet<OutputFormat> = new Set(['jsonl', 'json', 'csv', 'ocsf']);
 const same = (a: Alert): Alert => a;
@@ -41,7 +43,7 @@ const same = (a: Alert): Alert => a;
 async function writeFlat(w: ChunkedWriter, alerts: readonly Alert[], format: OutputFormat, options: RenderOptions, one: (a: Alert) => Alert = same): Promise<void> {
   switch (format) {
     case 'table':
-      if (alerts.length > 0) await w.write(renderTable(alerts, { width: options.width, colour: options.colour }));
+      if (alerts.length > 0) await w.write((await tableView()).renderTable(alerts, { width: options.width, colour: options.colour }));
       return;
     case 'jsonl':
       for (const a of alerts) await w.write(`${JSON.stringify(toEcsAlert(one(a)))}\n`);
@@ -101,6 +103,7 @@ const INDENT = '  ';
 
 async function writeIncidents(w: ChunkedWriter, groups: IncidentGroup[], format: OutputFormat, options: RenderOptions): Promise<void> {
   if (format === 'table') {
+    const { layoutTable, renderIncidentHeader, renderRows } = await tableView();
     // One layout for every incident's table (indented by two), so the columns line up down the whole output.
     const layout = layoutTable(groups.flatMap((g) => g.alerts), options.width - INDENT.length);
     for (const g of groups) {

@@ -6,7 +6,8 @@
  * a fixed share and then the rest, keeping both of its ends; user, reason and image are shown only when they fit.
  */
 import type { Alert } from '../model/alert.js';
-import { displayWidth, fits, shorten, terminalSafe, truncateEnd, widthWithin } from './text.js';
+import { terminalSafe } from './text.js';
+import { displayWidth, fits, shorten, truncateEnd, widthWithin } from './width.js';
 import { bold, colourSeverity } from './colour.js';
 
 const GAP = 2;

@@ -11,7 +11,7 @@ import { runCli } from '../helpers/cli.js';
 import { CORPUS } from '../helpers/paths.js';
 import { colourEnabled } from '../../src/output/colour.js';
 import { ProblemReport, MAX_KINDS, problemKind } from '../../src/cli/problems.js';
-import { displayWidth } from '../../src/output/text.js';
+import { displayWidth } from '../../src/output/width.js';
 
 const FORMATS = join(CORPUS, 'formats');
 const EVTX_CRATE = join(CORPUS, 'evtx', 'evtx-crate');

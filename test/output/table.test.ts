@@ -10,7 +10,8 @@ import type { Alert, Severity } from '../../src/model/alert.js';
 import { SEVERITIES } from '../../src/model/alert.js';
 import { renderTable, renderIncidentHeader, fitTime } from '../../src/output/table.js';
 import { writeAlerts } from '../../src/cli/render.js';
-import { displayWidth, shorten, terminalSafe, truncateEnd } from '../../src/output/text.js';
+import { terminalSafe } from '../../src/output/text.js';
+import { displayWidth, shorten, truncateEnd } from '../../src/output/width.js';
 
 // Only SGR colour sequences may appear in the output, and only when colour is on.
 // eslint-disable-next-line no-control-regex
