@@ -22,6 +22,11 @@ export interface Pipeline {
   readonly warnings: EngineWarning[];
   /** Feeds one event; returns the alerts it raises now (one per matching rule). `raise(e, observe(e))`. */
   handle(event: WinEvent): Alert[];
+  /**
+   * Feeds an event no rule can match (a DecodeItem marked contextOnly: it holds none of the prefilter literals)
+   * to correlation alone: the same as `handle` for such an event, without the rule engine.
+   */
+  context(event: WinEvent): void;
   /** Feeds the event to the process index and the rule engine (correlation windows); returns the detections. */
   observe(event: WinEvent): Detection[];
   /** The alerts of an observed event's detections (candidates inside begin/confirm, see Correlator). */
@@ -55,6 +60,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     ruleErrors: loaded.errors,
     warnings: engine.warnings,
     handle: (event: WinEvent): Alert[] => raise(event, observe(event)),
+    context: (event: WinEvent): void => correlator.observe(event),
     observe,
     raise,
     begin: () => correlator.begin(),

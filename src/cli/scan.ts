@@ -193,7 +193,9 @@ export async function runScan(paths: string[], options: ScanOptions): Promise<nu
         stats.events++;
         const ev = item.event;
         if (processEventKind(ev.system.provider, ev.system.eventId)) stats.processEvents++;
-        for (const a of pipeline.handle(ev)) raised.push(a);
+        // Kept for correlation only (no literal: no rule can match it): the rule engine is skipped.
+        if (item.contextOnly === true) pipeline.context(ev);
+        else for (const a of pipeline.handle(ev)) raised.push(a);
       }
     }
     problems.flush();

@@ -141,7 +141,20 @@ export function processFacts(ev: WinEvent): ProcessFacts {
  */
 export function timeOf(ev: WinEvent): number {
   const iso = ev.system.timeCreated;
+  // Fast path: 'YYYY-MM-DDThh:mm:ss.fffffffZ' (as decoders write it) in the same second as the last one parsed —
+  // events come in bursts — is that second's time plus its digits, without Date.parse.
+  if (iso.length === 28 && lastSecondMs === lastSecondMs && iso.startsWith(lastSecond) && iso.charCodeAt(19) === 46 && iso.charCodeAt(27) === 90) {
+    let ms = 0;
+    let k = 20;
+    for (; k < 27; k++) {
+      const d = iso.charCodeAt(k) - 48;
+      if (d < 0 || d > 9) break;
+      if (k < 23) ms = ms * 10 + d;
+    }
+    if (k === 27) return lastSecondMs + ms + Number(`0.${iso.slice(23, 27)}`);
+  }
   const t = Date.parse(iso);
+  if (iso.length === 28 && Number.isFinite(t) && iso.charCodeAt(19) === 46 && iso.charCodeAt(27) === 90) rememberSecond(iso, t);
   if (!Number.isFinite(t)) return 0;
   const dot = iso.indexOf('.');
   if (dot === -1) return t;
@@ -149,4 +162,25 @@ export function timeOf(ev: WinEvent): number {
   while (end < iso.length && end - dot <= 7 && iso.charCodeAt(end) >= 0x30 && iso.charCodeAt(end) <= 0x39) end++;
   const sub = iso.slice(dot + 4, end); // digits beyond the milliseconds Date.parse kept
   return sub === '' ? t : t + Number(`0.${sub}`);
+}
+
+/** The second (first 19 characters) of the last 'YYYY-MM-DDThh:mm:ss.fffffffZ' time Date.parse read, and its time. */
+let lastSecond = '\u0000';
+let lastSecondMs = Number.NaN;
+
+function rememberSecond(iso: string, t: number): void {
+  // Only the ISO form (Date.parse reads other forms too): digits, '-' at 4 and 7, 'T' at 10, ':' at 13 and 16.
+  for (let k = 0; k < 19; k++) {
+    const c = iso.charCodeAt(k);
+    const want = k === 4 || k === 7 ? 45 : k === 10 ? 84 : k === 13 || k === 16 ? 58 : -1;
+    if (want === -1 ? c < 48 || c > 57 : c !== want) return;
+  }
+  let ms = 0;
+  for (let k = 20; k < 23; k++) {
+    const d = iso.charCodeAt(k) - 48;
+    if (d < 0 || d > 9) return;
+    ms = ms * 10 + d;
+  }
+  lastSecond = iso.slice(0, 19);
+  lastSecondMs = t - ms;
 }

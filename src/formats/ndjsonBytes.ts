@@ -55,10 +55,15 @@ type Verdict = WinEvent | typeof SKIP | null;
 /** Bytes per Latin-1 view (see lines()). */
 const WINDOW_BYTES = 64 * 1024;
 
+/** Distinct channel and host names the key reader keeps at most (see NdjsonBytes.name). */
+const MAX_NAMES = 10_000;
+
 /** Lines longer than this are handed to the sink as text while they arrive (it scans them piece by piece). */
 const LONG_LINE_BYTES = 1 << 20;
 
 interface ProviderTable {
+  /** The provider name (as the line writes it: the table's key). */
+  provider: string;
   ids: Set<number>;
   /** `"Name":` of a kept field (captured), a `\\u`, or a quote followed by whitespace and a colon; flags 'g'. */
   keys: RegExp;
@@ -206,7 +211,7 @@ export class NdjsonBytes {
       else {
         const at = sink.takeLine();
         verdict.origin = { file: this.file, line: at.line, index: at.index, dialect: 'evtx_dump' };
-        out.push({ event: verdict });
+        out.push({ event: verdict, contextOnly: true });
       }
       a = nl + 1;
     }
@@ -234,7 +239,8 @@ export class NdjsonBytes {
     if (NOT_PLAIN.test(time!) || NOT_PLAIN.test(channel!) || NOT_PLAIN.test(computer!)) return fellBack('escaped or non-ASCII System text');
     const timeCreated = normaliseTime(own(time!));
     if (timeCreated === undefined) return fellBack('TimeCreated not a valid time');
-    const system: EventSystem = { provider: own(providerName!), eventId, timeCreated, channel: own(channel!), computer: own(computer!) };
+    // Provider, channel and host repeat on nearly every line: one string each, shared (the index keys on them).
+    const system: EventSystem = { provider: table.provider, eventId, timeCreated, channel: this.name(channel!), computer: this.name(computer!) };
     const recordId = toInt(Number(record));
     if (recordId !== undefined) system.recordId = recordId;
     // EventData follows System directly (the pattern), and closes the Event (checked at its end): no UserData.
@@ -267,6 +273,17 @@ export class NdjsonBytes {
       keys.lastIndex = cursor;
     }
     return { system, data, origin: { file: this.file } };
+  }
+
+  /** Channel and host names read so far, each kept once (bounded: starts over when full). */
+  private readonly names = new Map<string, string>();
+  private name(s: string): string {
+    const kept = this.names.get(s);
+    if (kept !== undefined) return kept;
+    if (this.names.size >= MAX_NAMES) this.names.clear();
+    const copy = own(s);
+    this.names.set(copy, copy);
+    return copy;
   }
 
   /** A line the System pattern does not fit: another dialect (skipped when it names no kept provider, as the sink would), else the full decoder. */
@@ -367,7 +384,7 @@ function providerTables(keep: readonly KeptFields[]): Map<string, ProviderTable>
   const out = new Map<string, ProviderTable>();
   for (const k of keep) {
     if (k.fields === undefined || k.fields.some((f) => !/^[A-Za-z0-9_]+$/.test(f))) continue;
-    out.set(k.provider, { ids: new Set(k.eventIds), keys: new RegExp(`"(${k.fields.join('|')})":|\\\\u|"[\\t\\n\\r ]+:`, 'g') });
+    out.set(k.provider, { provider: k.provider, ids: new Set(k.eventIds), keys: new RegExp(`"(${k.fields.join('|')})":|\\\\u|"[\\t\\n\\r ]+:`, 'g') });
   }
   return out;
 }

@@ -73,7 +73,12 @@ export interface DecodeError {
   reason: string;
 }
 
-export type DecodeItem = { event: WinEvent } | { error: DecodeError };
+/**
+ * `contextOnly`: the decoder kept the event for correlation only — it holds none of the prefilter's literals, so
+ * no rule can match it (the prefilter's guarantee) — and may carry only the fields correlation reads. Consumers
+ * may feed it to correlation alone (Pipeline.context), skipping the rule engine.
+ */
+export type DecodeItem = { event: WinEvent; contextOnly?: true } | { error: DecodeError };
 
 /** `file:line: reason` (or the most precise location available), as printed on stderr. */
 export function formatDecodeError(e: DecodeError): string {

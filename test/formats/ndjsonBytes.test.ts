@@ -164,3 +164,25 @@ test('scan: the default (key reader) gives the alerts a full decode gives', asyn
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('key-reader events are marked contextOnly, and no rule matches them (scan skips the rule engine for them)', async () => {
+  const { createPipeline } = await import('../../src/pipeline.js');
+  const pipeline = await createPipeline({ rules: { paths: [], builtin: true } });
+  const literals = pipeline.engine.prefilterLiterals();
+  assert.ok(literals !== null, 'the built-in rules give a prefilter');
+  const decoded = await decodeBytes(lines().text, 'mem', { prefilterLiterals: literals, keepEvents: KEEP });
+  let contextOnly = 0;
+  let matchedFull = 0;
+  for (const item of decoded.items) {
+    if (!('event' in item)) continue;
+    const partial = item.event.system.level === undefined; // the key reader reads no Level
+    assert.equal(item.contextOnly === true, partial, `line ${item.event.origin.line}`);
+    const detections = pipeline.engine.match(item.event);
+    if (item.contextOnly) {
+      contextOnly++;
+      assert.deepEqual(detections, [], `line ${item.event.origin.line}: a rule matched a contextOnly event`);
+    } else if (detections.length > 0) matchedFull++;
+  }
+  assert.ok(contextOnly >= 8, `contextOnly events: ${contextOnly}`);
+  assert.ok(matchedFull >= 1, 'the certreq line is decoded in full and matches');
+});
