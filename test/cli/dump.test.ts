@@ -3,6 +3,7 @@
  * code-point order (as scan walks them), files found there that are not EVTX skipped with a word on stderr, and
  * one output document over all files.
  */
+// @requires corpus
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -10,10 +10,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CORPUS, REPO_ROOT } from '../helpers/paths.js';
+import { REPO_ROOT } from '../helpers/paths.js';
 import { runCli } from '../helpers/cli.js';
 
-const SMALL = join(CORPUS, 'evtx', 'synthetic', 'certreq_security_4688_synthetic.evtx');
+// The bundled sample: the default tier runs this without the shared corpus.
+const SMALL = join(REPO_ROOT, 'samples', 'sysmon-ws05.evtx');
 
 /** Runs the CLI from the sources with a loader hook that lists every module it loads. */
 async function loadedModules(args: string[]): Promise<{ code: number | null; modules: string[] }> {
